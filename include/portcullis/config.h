@@ -1,0 +1,120 @@
+// Config: the validated gateway configuration (DESIGN §4), a plain value.
+//
+// LoadConfig (gateway/config/config_loader.cc) turns one JSON file (comments and trailing
+// commas allowed) into a Config, or into every error it found, each located as
+// file:line:col. Paths in the result are absolute (resolved against the config file's
+// folder). A Config is immutable once loaded and shared read-only between threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "portcullis/result.h"
+
+namespace portcullis {
+
+struct ListenAddress {
+  std::string host;  // literal IPv4 or IPv6 address, without brackets ("0.0.0.0", "::1")
+  uint16_t port = 0;  // 0 = any free port (tests); the bound port is logged
+  std::string ToString() const;  // "127.0.0.1:8443", "[::1]:8443"
+};
+
+struct TlsConfig {
+  std::string cert;
+  std::string key;
+  std::vector<std::string> client_ca;  // at least one; clients must chain to one of these
+  std::vector<std::string> crl;        // PEM CRL files
+  std::string min_version = "1.2";     // "1.2" or "1.3"
+  std::string ciphers;                 // TLS 1.2 list (OpenSSL names); empty = safe default
+  std::string ciphersuites;            // TLS 1.3 list; empty = safe default
+  bool session_tickets = false;        // see docs/ARCHITECTURE.md "Resumption"
+  std::string ticket_key_file;         // empty = none
+  uint32_t handshake_timeout_ms = 10000;
+  uint32_t verify_depth = 4;
+};
+
+struct UpstreamConfig {
+  enum class Kind { kHttp, kStdio };
+  std::string name;
+  Kind kind = Kind::kHttp;
+  // kHttp: "url" split into parts.
+  std::string url;
+  std::string scheme;  // "http" or "https"
+  std::string host;    // host name or literal address, without brackets
+  uint16_t port = 0;
+  std::string path;  // "/mcp"; always starts with '/'
+  std::string ca, cert, key, server_name;  // https upstreams (upstream mTLS)
+  // kStdio: argv and the only environment the child gets (plus PATH and HOME).
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  uint32_t max_sessions = 64;
+  uint32_t connect_timeout_ms = 5000;
+  uint32_t response_timeout_ms = 60000;  // until the upstream's response headers arrive
+  bool pass_authorization = false;  // forward the client's Authorization header (off: never)
+};
+
+struct AuditConfig {
+  std::string path;  // empty = audit off; "-" = stdout
+  uint32_t rotate_mb = 100;
+  uint32_t keep = 10;
+};
+
+struct AdminConfig {
+  std::string listen;  // empty = no admin listener
+};
+
+struct Limits {
+  uint32_t max_connections = 10000;  // per gateway, split evenly between reactors
+  uint32_t max_header_bytes = 16384;
+  uint32_t max_body_bytes = 4194304;
+  uint32_t header_timeout_ms = 10000;
+  uint32_t idle_timeout_ms = 300000;
+  uint32_t stream_timeout_ms = 3600000;
+  uint32_t drain_timeout_ms = 30000;  // SIGTERM: how long in-flight requests may take
+  uint32_t max_json_depth = 64;
+};
+
+struct Config {
+  std::string file;      // absolute path of the config file
+  std::string base_dir;  // its folder
+  std::vector<ListenAddress> listen;
+  uint32_t reactors = 0;  // 0 = one per CPU (resolved by the loader to >= 1)
+  TlsConfig tls;
+  std::map<std::string, UpstreamConfig> upstreams;
+  std::string policy;  // absolute path, or empty
+  AuditConfig audit;
+  AdminConfig admin;
+  Limits limits;
+  // Non-fatal findings (e.g. a key whose feature is not built yet), each "file:line:col: ...".
+  std::vector<std::string> warnings;
+
+  const UpstreamConfig* FindUpstream(const std::string& name) const {
+    auto it = upstreams.find(name);
+    return it == upstreams.end() ? nullptr : &it->second;
+  }
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int col = 0;
+  std::string pointer;  // JSON pointer of the offending value, e.g. "/tls/min_version"
+  std::string message;
+  // "file:line:col: /pointer: message"
+  std::string ToString() const;
+};
+
+struct ConfigLoad {
+  bool ok() const { return errors.empty(); }
+  Config config;                    // valid only when ok()
+  std::vector<ConfigError> errors;  // all of them, in file order
+};
+
+// Reads, parses and validates the file at `path`. Never throws; I/O errors are errors too.
+ConfigLoad LoadConfig(const std::string& path);
+// Same from text already in memory; `path` is used for messages and relative paths.
+ConfigLoad ParseConfig(const std::string& path, const std::string& text);
+
+}  // namespace portcullis
