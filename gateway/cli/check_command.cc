@@ -1,0 +1,34 @@
+#include "gateway/cli/check_command.h"
+
+#include <cstdio>
+
+#include "gateway/cli/config_flag.h"
+#include "gateway/tls/tls_context.h"
+#include "portcullis/config.h"
+
+namespace portcullis::cli {
+
+int CheckCommand(const std::vector<std::string>& args) {
+  std::optional<std::string> path = ParseConfigFlag("check", args);
+  if (!path) return 2;
+  ConfigLoad load = LoadConfig(*path);
+  for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  if (!load.ok()) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", path->c_str(), load.errors.size());
+    return 1;
+  }
+  for (const std::string& w : load.config.warnings) {
+    std::fprintf(stderr, "warning: %s\n", w.c_str());
+  }
+  // Load certificates, keys, CAs and CRLs exactly as `run` does.
+  Result<std::shared_ptr<const tls::TlsContext>> tls = tls::TlsContext::Create(load.config.tls);
+  if (!tls.ok()) {
+    std::fprintf(stderr, "%s: %s\n", path->c_str(), tls.error().c_str());
+    return 1;
+  }
+  std::printf("%s: OK (%zu listen address(es), %zu upstream(s))\n", path->c_str(),
+              load.config.listen.size(), load.config.upstreams.size());
+  return 0;
+}
+
+}  // namespace portcullis::cli

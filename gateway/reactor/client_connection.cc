@@ -1,0 +1,465 @@
+#include "gateway/reactor/client_connection.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+
+#include "gateway/http/response_head.h"
+#include "gateway/mcp/jsonrpc_error.h"
+#include "gateway/mcp/jsonrpc_message.h"
+#include "gateway/mcp/mcp_route.h"
+#include "gateway/reactor/reactor.h"
+#include "gateway/tls/handshake_failure.h"
+#include "gateway/upstream/proxy_exchange.h"
+#include "gateway/upstream/upstream_request.h"
+
+namespace portcullis::reactor {
+namespace {
+
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
+constexpr uint64_t kLingerMs = 5000;
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string data;  // owned until the write callback runs
+};
+
+http::RequestLimits LimitsOf(const Config& config) {
+  return {config.limits.max_header_bytes, config.limits.max_body_bytes};
+}
+
+void DescribePeer(uv_tcp_t* tcp, std::string* peer, std::string* ip) {
+  sockaddr_storage ss = {};
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    uv_ip6_name(a, buf, sizeof(buf));
+    *ip = buf;
+    *peer = "[" + *ip + "]:" + std::to_string(ntohs(a->sin6_port));
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    uv_ip4_name(a, buf, sizeof(buf));
+    *ip = buf;
+    *peer = *ip + ":" + std::to_string(ntohs(a->sin_port));
+  }
+}
+
+}  // namespace
+
+void ClientConnection::Accept(Reactor* reactor, uv_stream_t* server, bool refuse) {
+  auto* c = new ClientConnection(reactor);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+    c->Close();
+    return;
+  }
+  DescribePeer(&c->tcp_, &c->peer_, &c->peer_ip_);
+  if (refuse) {
+    spdlog::warn("connection from {} refused: limits.max_connections reached", c->peer_);
+    c->Close();
+    return;
+  }
+  Result<std::unique_ptr<tls::TlsSession>> session =
+      tls::TlsSession::Create(reactor->snapshot().tls);
+  if (!session.ok()) {
+    spdlog::error("connection from {}: {}", c->peer_, session.error());
+    c->Close();
+    return;
+  }
+  c->tls_ = std::move(session).value();
+  uv_tcp_nodelay(&c->tcp_, 1);
+  c->handshake_start_ms_ = uv_now(reactor->loop());
+  c->ArmTimer(reactor->snapshot().tls->handshake_timeout_ms());
+  c->reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp_), OnAlloc, OnRead);
+}
+
+ClientConnection::ClientConnection(Reactor* reactor)
+    : reactor_(reactor), parser_(LimitsOf(*reactor->snapshot().config)) {
+  uv_tcp_init(reactor_->loop(), &tcp_);
+  uv_timer_init(reactor_->loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  reactor_->Add(this);
+}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<ClientConnection*>(handle->data);
+  *buf = self->reactor_->ReadBuffer();
+}
+
+void ClientConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<ClientConnection*>(stream->data);
+  self->retired_.reset();
+  if (nread == 0 || self->state_ == State::kClosing) return;
+  if (nread < 0) {
+    self->OnPeerClosed(nread);
+    return;
+  }
+  self->OnCiphertext(buf->base, static_cast<size_t>(nread));
+}
+
+void ClientConnection::OnCiphertext(const char* data, size_t len) {
+  if (state_ == State::kHandshake && !any_bytes_ &&
+      static_cast<unsigned char>(data[0]) != kTlsHandshakeRecord) {
+    RefusePlaintext(data, len);
+    return;
+  }
+  any_bytes_ = true;
+  tls_->Lend(data, len);
+  if (state_ == State::kHandshake) {
+    ContinueHandshake();
+  } else {
+    ReadPlaintext();
+  }
+  if (tls_ && state_ != State::kClosing) tls_->Settle();
+}
+
+void ClientConnection::OnPeerClosed(ssize_t status) {
+  if (state_ == State::kHandshake) {
+    if (any_bytes_) {
+      RefuseHandshake(tls::kConnectionReset, uv_strerror(static_cast<int>(status)));
+    } else {
+      Close();  // a port probe or health check that never spoke: nothing to report
+    }
+    return;
+  }
+  if (state_ == State::kExchange) {
+    // In 2026-07-28 a closed response stream means "cancel": the upstream hears it because
+    // its connection is closed too.
+    spdlog::debug("client {} went away during {} {}", peer_, request_.method, request_.path);
+  }
+  Close();
+}
+
+void ClientConnection::ContinueHandshake() {
+  tls::TlsSession::Step step = tls_->Handshake();
+  Flush();  // server flight or alert
+  if (step == tls::TlsSession::Step::kWantMore) return;
+  if (step == tls::TlsSession::Step::kFailed) {
+    RefuseHandshake(tls_->error(), tls_->error_detail());
+    return;
+  }
+  const Identity& id = tls_->identity();
+  spdlog::debug("tls: {} handshake ok in {} ms: {} {} resumed={} cn=\"{}\" spiffe=\"{}\"", peer_,
+                uv_now(reactor_->loop()) - handshake_start_ms_, tls_->version(), tls_->cipher(),
+                tls_->resumed(), id.cn, id.spiffe_id);
+  EnterIdle();
+  ReadPlaintext();  // the client may have sent its request with its Finished message
+}
+
+void ClientConnection::RefuseHandshake(int error, const std::string& detail) {
+  spdlog::info("tls: {} handshake failed: {}: {}", peer_, tls::ClassifyHandshakeError(error),
+               detail);
+  Flush();  // let the alert reach the client
+  CloseAfterWrites();
+}
+
+void ClientConnection::RefusePlaintext(const char* data, size_t len) {
+  spdlog::info("tls: {} handshake failed: {}: first byte 0x{:02x}", peer_,
+               tls::ClassifyHandshakeError(tls::kNotTls), static_cast<unsigned char>(data[0]));
+  // Like nginx's 497: a person who typed http:// deserves a readable answer.
+  bool looks_like_http = len >= 4 && data[0] >= 'A' && data[0] <= 'Z';
+  if (looks_like_http) {
+    std::string body = "This port speaks HTTPS with client certificates (mutual TLS).\n";
+    http::HeaderList headers = {{"Content-Type", "text/plain"}};
+    WriteRaw(http::BuildResponseHead(400, headers, body.size(), false) + body);
+  }
+  CloseAfterWrites();
+}
+
+void ClientConnection::CloseAfterWrites() {
+  if (closed_) return;
+  state_ = State::kClosing;
+  close_after_write_ = true;
+  if (reading_) {
+    reading_ = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  }
+  if (write_pending_bytes_ == 0) {
+    Close();
+  } else {
+    ArmTimer(kLingerMs);  // a peer that never reads must not keep us forever
+  }
+}
+
+void ClientConnection::ReadPlaintext() {
+  tls::TlsSession::ReadResult result = tls_->Read(&plain_in_);
+  Flush();  // TLS 1.3 may answer with key updates or tickets
+  if (result == tls::TlsSession::ReadResult::kFailed) {
+    spdlog::info("tls: {} connection error: {}", peer_, tls_->error_detail());
+    Close();
+    return;
+  }
+  if (result == tls::TlsSession::ReadResult::kClosed) {
+    Close();
+    return;
+  }
+  ProcessInput();
+}
+
+void ClientConnection::ProcessInput() {
+  const Limits& limits = reactor_->snapshot().config->limits;
+  while ((state_ == State::kIdle || state_ == State::kReceiving) && !plain_in_.empty()) {
+    size_t consumed = 0;
+    http::RequestParser::State s = parser_.Feed(plain_in_.data(), plain_in_.size(), &consumed);
+    plain_in_.erase(0, consumed);
+    if (s == http::RequestParser::State::kError) {
+      spdlog::info("http: {} bad request: {}", peer_, parser_.error_reason());
+      state_ = State::kExchange;
+      request_ = http::HttpRequest();
+      request_.keep_alive = false;
+      int status = parser_.error_status();
+      int code = status == 413 ? mcp::kRequestTooLarge : mcp::kInvalidRequest;
+      AnswerError(status, code, parser_.error_reason(), "");
+      return;
+    }
+    if (s == http::RequestParser::State::kNeedMore) {
+      if (state_ == State::kIdle && parser_.receiving()) {
+        state_ = State::kReceiving;
+        request_start_ms_ = uv_now(reactor_->loop());
+        ArmTimer(limits.header_timeout_ms);
+      }
+      break;
+    }
+    // A whole request.
+    request_ = parser_.TakeRequest();
+    parser_.Resume();
+    if (state_ == State::kIdle) request_start_ms_ = uv_now(reactor_->loop());
+    state_ = State::kExchange;
+    ArmTimer(limits.stream_timeout_ms);
+    Dispatch();
+  }
+  // Pipelined bytes wait while an exchange runs; past a bound, stop reading the socket
+  // rather than buffer without limit.
+  size_t bound = static_cast<size_t>(limits.max_header_bytes) + limits.max_body_bytes;
+  if (reading_ && plain_in_.size() > bound && state_ == State::kExchange) {
+    reading_ = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  }
+}
+
+void ClientConnection::Dispatch() {
+  const Config& config = *reactor_->snapshot().config;
+  if (reactor_->draining()) {
+    request_.keep_alive = false;
+    AnswerError(503, mcp::kGatewayDraining, "the gateway is shutting down", "");
+    return;
+  }
+  mcp::Route route = mcp::MatchRoute(request_.path);
+  if (route.kind == mcp::Route::Kind::kNotFound) {
+    AnswerError(404, mcp::kUnknownUpstream, "no route for " + request_.path, "");
+    return;
+  }
+  const UpstreamConfig* upstream = config.FindUpstream(route.upstream);
+  if (!upstream) {
+    AnswerError(404, mcp::kUnknownUpstream, "unknown upstream \"" + route.upstream + "\"", "");
+    return;
+  }
+  const std::string& method = request_.method;
+  if (method != "POST" && method != "GET" && method != "DELETE") {
+    http::HeaderList headers = {{"Allow", "GET, POST, DELETE"}};
+    http::WriteSimpleResponse(
+        this, 405, "application/json",
+        mcp::JsonRpcErrorBody("", mcp::kInvalidRequest, "method " + method + " not allowed"),
+        headers);
+    return;
+  }
+  std::string id_json;
+  if (method == "POST") {
+    mcp::InspectResult inspected =
+        mcp::InspectMessage(request_.body, static_cast<int>(config.limits.max_json_depth));
+    if (!inspected.ok()) {
+      const mcp::InspectError& e = inspected.error();
+      spdlog::debug("mcp: {} refused: {} {}", peer_, e.code, e.message);
+      http::WriteSimpleResponse(this, e.http_status, "application/json", e.Body());
+      return;
+    }
+    auto header = [this](std::string_view name) -> std::optional<std::string_view> {
+      const std::string* v = request_.Header(name);
+      return v ? std::optional<std::string_view>(*v) : std::nullopt;
+    };
+    if (auto mismatch = mcp::CheckRequestHeaders(inspected.info(), header("Mcp-Method"),
+                                                 header("Mcp-Name"),
+                                                 header("MCP-Protocol-Version"))) {
+      spdlog::debug("mcp: {} refused: {} {}", peer_, mismatch->code, mismatch->message);
+      http::WriteSimpleResponse(this, mismatch->http_status, "application/json",
+                                mismatch->Body());
+      return;
+    }
+    id_json = inspected.info().id_json;
+  }
+  if (upstream->kind != UpstreamConfig::Kind::kHttp || upstream->scheme != "http") {
+    AnswerError(502, mcp::kUpstreamUnavailable,
+                "upstream \"" + upstream->name + "\": this transport is not supported yet",
+                id_json);
+    return;
+  }
+  std::string bytes =
+      upstream::BuildUpstreamRequest(request_, *upstream, tls_->identity(), peer_ip_);
+  exchange_ = std::make_unique<upstream::ProxyExchange>(&reactor_->pool(), upstream, this,
+                                                        std::move(bytes), id_json);
+  exchange_->Start();
+}
+
+void ClientConnection::AnswerError(int http_status, int jsonrpc_code, const std::string& message,
+                                   const std::string& id_json) {
+  http::WriteSimpleResponse(this, http_status, "application/json",
+                            mcp::JsonRpcErrorBody(id_json, jsonrpc_code, message));
+}
+
+void ClientConnection::WriteHead(int status, const http::HeaderList& headers,
+                                 std::optional<uint64_t> content_length) {
+  response_status_ = status;
+  response_keep_alive_ = request_.keep_alive && !reactor_->draining();
+  bool bodiless = status < 200 || status == 204 || status == 304;
+  response_chunked_ = !bodiless && !content_length;
+  SendPlain(http::BuildResponseHead(status, headers, content_length, response_keep_alive_));
+}
+
+void ClientConnection::WriteBody(std::string_view data) {
+  if (state_ == State::kClosing || data.empty()) return;
+  if (!response_chunked_) {
+    SendPlain(data);
+    return;
+  }
+  std::string chunk;
+  chunk.reserve(data.size() + 16);
+  http::AppendChunk(&chunk, data);
+  SendPlain(chunk);
+}
+
+void ClientConnection::Finish() {
+  if (state_ == State::kClosing) return;
+  if (response_chunked_) SendPlain(http::kLastChunk);
+  spdlog::debug("http: {} {} {} -> {} in {} ms", peer_, request_.method, request_.path,
+                response_status_, uv_now(reactor_->loop()) - request_start_ms_);
+  if (exchange_) retired_ = std::move(exchange_);
+  if (!response_keep_alive_) {
+    tls_->Shutdown();  // close_notify, so the client knows the response is whole
+    Flush();
+    CloseAfterWrites();
+    return;
+  }
+  EnterIdle();
+  if (!reading_) {
+    reading_ = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead);
+  }
+  ProcessInput();
+}
+
+void ClientConnection::Abort() { Close(); }
+
+void ClientConnection::EnterIdle() {
+  state_ = State::kIdle;
+  ArmTimer(reactor_->snapshot().config->limits.idle_timeout_ms);
+}
+
+void ClientConnection::BeginDrain() {
+  if (state_ == State::kIdle || state_ == State::kHandshake) Close();
+  // Otherwise the response in progress goes out with "Connection: close" (see WriteHead),
+  // or, if its head is already out, the connection closes after Finish().
+  if (state_ == State::kExchange || state_ == State::kReceiving) request_.keep_alive = false;
+}
+
+void ClientConnection::SendPlain(std::string_view data) {
+  if (closed_ || close_after_write_) return;
+  if (Status s = tls_->Write(data); !s.ok()) {
+    spdlog::info("tls: {}: {}", peer_, s.message());
+    Close();
+    return;
+  }
+  Flush();
+}
+
+void ClientConnection::Flush() {
+  if (tls_ && tls_->has_output()) WriteRaw(tls_->TakeOutput());
+}
+
+void ClientConnection::WriteRaw(std::string data) {
+  if (closed_) return;
+  auto* w = new WriteRequest;
+  w->data = std::move(data);
+  w->req.data = this;
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
+  if (rc != 0) {
+    delete w;
+    Close();
+    return;
+  }
+  write_pending_bytes_ += w->data.size();
+}
+
+void ClientConnection::OnWrite(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteRequest*>(req);
+  auto* self = static_cast<ClientConnection*>(req->data);
+  self->write_pending_bytes_ -= w->data.size();
+  delete w;
+  if (status != 0) {
+    self->Close();
+    return;
+  }
+  if (self->close_after_write_) {
+    if (self->write_pending_bytes_ == 0) self->Close();
+    return;
+  }
+  if (self->exchange_) self->exchange_->OnClientDrained();
+}
+
+void ClientConnection::ArmTimer(uint64_t ms) { uv_timer_start(&timer_, OnTimer, ms, 0); }
+
+void ClientConnection::OnTimer(uv_timer_t* timer) {
+  auto* self = static_cast<ClientConnection*>(timer->data);
+  switch (self->state_) {
+    case State::kHandshake:
+      self->RefuseHandshake(tls::kHandshakeTimeout, "no complete handshake in time");
+      self->Close();
+      break;
+    case State::kReceiving:
+      spdlog::info("http: {} request not received in time", self->peer_);
+      self->state_ = State::kExchange;
+      self->request_.keep_alive = false;
+      self->AnswerError(408, mcp::kInvalidRequest, "request not received in time", "");
+      break;
+    case State::kIdle:
+      self->tls_->Shutdown();
+      self->Flush();
+      self->CloseAfterWrites();
+      break;
+    case State::kExchange:
+      spdlog::info("http: {} {} {} exceeded limits.stream_timeout_ms", self->peer_,
+                   self->request_.method, self->request_.path);
+      self->Close();
+      break;
+    case State::kClosing:
+      self->Close();  // the peer does not read our last bytes: give up on them
+      break;
+  }
+}
+
+void ClientConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  state_ = State::kClosing;
+  if (exchange_) {
+    exchange_->Cancel();
+    retired_ = std::move(exchange_);
+  }
+  uv_timer_stop(&timer_);
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClose);
+}
+
+void ClientConnection::OnClose(uv_handle_t* handle) {
+  auto* self = static_cast<ClientConnection*>(handle->data);
+  if (--self->handles_open_ > 0) return;
+  self->reactor_->Remove(self);
+  delete self;
+}
+
+}  // namespace portcullis::reactor

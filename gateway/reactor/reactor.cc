@@ -1,0 +1,133 @@
+#include "gateway/reactor/reactor.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "gateway/reactor/client_connection.h"
+#include "gateway/upstream/upstream_pool.h"
+
+namespace portcullis::reactor {
+namespace {
+
+constexpr size_t kReadBufferSize = 65536;
+constexpr int kBacklog = 1024;
+
+}  // namespace
+
+Reactor::Reactor(int index, std::vector<int> listen_fds, Snapshot snapshot,
+                 uint32_t max_connections)
+    : index_(index),
+      listen_fds_(std::move(listen_fds)),
+      snapshot_(std::move(snapshot)),
+      max_connections_(max_connections),
+      read_buffer_(new char[kReadBufferSize]) {}
+
+Reactor::~Reactor() {
+  Join();
+  for (int fd : listen_fds_) close(fd);  // only those never handed to libuv
+}
+
+Status Reactor::Start() {
+  if (int rc = uv_loop_init(&loop_); rc != 0) {
+    return Status::Error(std::string("uv_loop_init: ") + uv_strerror(rc));
+  }
+  pool_ = std::make_unique<upstream::UpstreamPool>(&loop_);
+  uv_async_init(&loop_, &wakeup_, OnWakeup);
+  wakeup_.data = this;
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  for (int fd : listen_fds_) {
+    auto listener = std::make_unique<Listener>();
+    listener->reactor = this;
+    listener->handle.data = listener.get();
+    uv_tcp_init(&loop_, &listener->handle);
+    if (int rc = uv_tcp_open(&listener->handle, fd); rc != 0) {
+      return Status::Error(std::string("uv_tcp_open: ") + uv_strerror(rc));
+    }
+    if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), kBacklog,
+                           OnConnection);
+        rc != 0) {
+      return Status::Error(std::string("uv_listen: ") + uv_strerror(rc));
+    }
+    listeners_.push_back(std::move(listener));
+  }
+  listen_fds_.clear();  // libuv owns them now and closes them with the handles
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void Reactor::Run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // Everything is closed; let the last close callbacks run, then release the loop.
+  while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_NOWAIT);
+}
+
+void Reactor::RequestDrain() {
+  drain_requested_.store(true, std::memory_order_release);
+  uv_async_send(&wakeup_);
+}
+
+void Reactor::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+uv_buf_t Reactor::ReadBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+
+void Reactor::OnConnection(uv_stream_t* server, int status) {
+  auto* listener = static_cast<Listener*>(server->data);
+  Reactor* self = listener->reactor;
+  if (status != 0) {
+    spdlog::warn("reactor {}: accept: {}", self->index_, uv_strerror(status));
+    return;
+  }
+  self->accepted_.fetch_add(1, std::memory_order_relaxed);
+  bool full = self->connections_.size() >= self->max_connections_;
+  ClientConnection::Accept(self, server, full);
+}
+
+void Reactor::OnWakeup(uv_async_t* async) {
+  auto* self = static_cast<Reactor*>(async->data);
+  if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_) {
+    self->BeginDrain();
+  }
+}
+
+void Reactor::BeginDrain() {
+  draining_ = true;
+  for (auto& listener : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle), nullptr);
+  }
+  uint64_t timeout = snapshot_.config->limits.drain_timeout_ms;
+  spdlog::debug("reactor {}: draining {} connections (up to {} ms)", index_, connections_.size(),
+                timeout);
+  uv_timer_start(&drain_timer_, OnDrainTimeout, timeout, 0);
+  // Copy: closing a connection removes it from the set (on a later loop turn, but be safe).
+  std::vector<ClientConnection*> all(connections_.begin(), connections_.end());
+  for (ClientConnection* c : all) c->BeginDrain();
+  MaybeFinish();
+}
+
+void Reactor::OnDrainTimeout(uv_timer_t* timer) {
+  auto* self = static_cast<Reactor*>(timer->data);
+  spdlog::warn("reactor {}: drain timeout: closing {} connections still busy", self->index_,
+               self->connections_.size());
+  std::vector<ClientConnection*> all(self->connections_.begin(), self->connections_.end());
+  for (ClientConnection* c : all) c->Close();
+}
+
+void Reactor::Remove(ClientConnection* connection) {
+  connections_.erase(connection);
+  MaybeFinish();
+}
+
+void Reactor::MaybeFinish() {
+  if (!draining_ || finished_ || !connections_.empty()) return;
+  finished_ = true;
+  pool_->CloseAll();
+  uv_timer_stop(&drain_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wakeup_), nullptr);
+  // Listener objects are freed with the reactor, after the loop has stopped.
+}
+
+}  // namespace portcullis::reactor

@@ -1,0 +1,94 @@
+// Reactor: one thread, one libuv loop, its listening sockets and every connection they
+// accept. A connection lives and dies on the reactor that accepted it.
+//
+// Thread-safety: Start(), RequestDrain() and Join() are called from the control thread;
+// everything else runs on the reactor's own thread. The only cross-thread signal is
+// uv_async_send. The TLS context and config are shared read-only snapshots.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "gateway/tls/tls_context.h"
+#include "portcullis/config.h"
+#include "portcullis/result.h"
+
+namespace portcullis::upstream {
+class UpstreamPool;
+}
+
+namespace portcullis::reactor {
+
+class ClientConnection;
+
+// What every connection of one configuration generation shares, read-only.
+struct Snapshot {
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const tls::TlsContext> tls;
+};
+
+class Reactor {
+ public:
+  // `listen_fds` are listening sockets owned (and closed) by this reactor from now on.
+  Reactor(int index, std::vector<int> listen_fds, Snapshot snapshot, uint32_t max_connections);
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // Control thread.
+  Status Start();
+  // Stop accepting, let in-flight exchanges finish within drain_timeout_ms, then stop.
+  void RequestDrain();
+  void Join();
+  uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+
+  // Reactor thread.
+  uv_loop_t* loop() { return &loop_; }
+  int index() const { return index_; }
+  const Snapshot& snapshot() const { return snapshot_; }
+  upstream::UpstreamPool& pool() { return *pool_; }
+  bool draining() const { return draining_; }
+  // A buffer for socket reads, reused by every read on this loop: a read callback consumes
+  // or copies what it received before returning.
+  uv_buf_t ReadBuffer();
+  void Add(ClientConnection* connection) { connections_.insert(connection); }
+  void Remove(ClientConnection* connection);
+  size_t connection_count() const { return connections_.size(); }
+
+ private:
+  struct Listener {
+    uv_tcp_t handle;
+    Reactor* reactor;
+  };
+  void Run();
+  void OpenListeners();
+  static void OnConnection(uv_stream_t* server, int status);
+  static void OnWakeup(uv_async_t* async);
+  static void OnDrainTimeout(uv_timer_t* timer);
+  void BeginDrain();
+  void MaybeFinish();
+
+  const int index_;
+  std::vector<int> listen_fds_;
+  Snapshot snapshot_;
+  const uint32_t max_connections_;
+  uv_loop_t loop_;
+  uv_async_t wakeup_;
+  uv_timer_t drain_timer_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_set<ClientConnection*> connections_;
+  std::unique_ptr<upstream::UpstreamPool> pool_;
+  std::unique_ptr<char[]> read_buffer_;
+  std::thread thread_;
+  std::atomic<bool> drain_requested_{false};
+  std::atomic<uint64_t> accepted_{0};
+  bool draining_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace portcullis::reactor

@@ -1,0 +1,39 @@
+// Server: the running gateway: the listening sockets, one Reactor per thread, and the
+// control loop that owns the signals (SIGTERM/SIGINT = drain then exit; SIGHUP = reload,
+// which arrives with the operations issue).
+//
+// Created and run on the main thread; Run() returns when every reactor has drained.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "gateway/reactor/reactor.h"
+#include "portcullis/config.h"
+#include "portcullis/result.h"
+
+namespace portcullis::reactor {
+
+class Server {
+ public:
+  // Loads the TLS context and binds every listen address (port 0 becomes one concrete port
+  // shared by all reactors), without starting any thread yet.
+  static Result<std::unique_ptr<Server>> Create(std::shared_ptr<const Config> config);
+  ~Server();
+
+  // Starts the reactors and blocks until a signal has made them drain. Returns the exit code.
+  int Run();
+
+  // The bound addresses, e.g. "127.0.0.1:8443" (after Create).
+  const std::vector<std::string>& bound_addresses() const { return bound_; }
+
+ private:
+  Server() = default;
+  std::shared_ptr<const Config> config_;
+  Snapshot snapshot_;
+  std::vector<std::vector<int>> fds_per_reactor_;
+  std::vector<std::string> bound_;
+  std::vector<std::unique_ptr<Reactor>> reactors_;
+};
+
+}  // namespace portcullis::reactor

@@ -1,0 +1,111 @@
+#include "gateway/tls/tls_context.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <mutex>
+
+#include "gateway/tls/memory_io.h"
+
+namespace portcullis::tls {
+namespace {
+
+std::string WolfError(int code) {
+  char buf[WOLFSSL_MAX_ERROR_SZ];
+  wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buf, sizeof(buf));
+  return std::string(buf) + " (" + std::to_string(code) + ")";
+}
+
+// Owns a WOLFSSL_CTX until it is handed to a TlsContext.
+struct CtxHolder {
+  WOLFSSL_CTX* ctx = nullptr;
+  ~CtxHolder() {
+    if (ctx) wolfSSL_CTX_free(ctx);
+  }
+  WOLFSSL_CTX* release() { return std::exchange(ctx, nullptr); }
+};
+
+}  // namespace
+
+void InitLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] { wolfSSL_Init(); });
+}
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsConfig& config) {
+  InitLibrary();
+  CtxHolder holder;
+  holder.ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+  if (!holder.ctx) return Status::Error("wolfSSL_CTX_new failed");
+  WOLFSSL_CTX* ctx = holder.ctx;
+
+  // TLS 1.0 and 1.1 can never be enabled; the config loader refuses them too.
+  int min_version = config.min_version == "1.3" ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2;
+  if (int rc = wolfSSL_CTX_SetMinVersion(ctx, min_version); rc != WOLFSSL_SUCCESS) {
+    return Status::Error("setting the minimum TLS version: " + WolfError(rc));
+  }
+  std::string suites = config.ciphersuites.empty() ? kDefaultTls13Suites : config.ciphersuites;
+  std::string ciphers = config.ciphers.empty() ? kDefaultTls12Ciphers : config.ciphers;
+  std::string list = suites + ":" + ciphers;
+  if (wolfSSL_CTX_set_cipher_list(ctx, list.c_str()) != WOLFSSL_SUCCESS) {
+    return Status::Error("tls: cipher list not accepted by wolfSSL: \"" + list + "\"");
+  }
+
+  if (int rc = wolfSSL_CTX_use_certificate_chain_file(ctx, config.cert.c_str());
+      rc != WOLFSSL_SUCCESS) {
+    return Status::Error("tls.cert " + config.cert + ": cannot load: " + WolfError(rc));
+  }
+  if (int rc = wolfSSL_CTX_use_PrivateKey_file(ctx, config.key.c_str(), WOLFSSL_FILETYPE_PEM);
+      rc != WOLFSSL_SUCCESS) {
+    return Status::Error("tls.key " + config.key + ": cannot load: " + WolfError(rc));
+  }
+  if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+    return Status::Error("tls.key " + config.key + " does not match tls.cert " + config.cert);
+  }
+
+  if (config.client_ca.empty()) {
+    return Status::Error("tls.client_ca: at least one CA is required (clients must present a "
+                         "certificate)");
+  }
+  for (const std::string& ca : config.client_ca) {
+    if (int rc = wolfSSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
+        rc != WOLFSSL_SUCCESS) {
+      return Status::Error("tls.client_ca " + ca + ": cannot load: " + WolfError(rc));
+    }
+  }
+  // VERIFY_PEER alone lets a client without a certificate through; FAIL_IF_NO_PEER_CERT is
+  // what makes this mutual TLS.
+  wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  wolfSSL_CTX_set_verify_depth(ctx, static_cast<int>(config.verify_depth));
+
+  if (!config.crl.empty()) {
+    if (int rc = wolfSSL_CTX_EnableCRL(ctx, WOLFSSL_CRL_CHECK); rc != WOLFSSL_SUCCESS) {
+      return Status::Error("tls.crl: cannot enable CRL checking: " + WolfError(rc));
+    }
+    for (const std::string& crl : config.crl) {
+      if (int rc = wolfSSL_CTX_LoadCRLFile(ctx, crl.c_str(), WOLFSSL_FILETYPE_PEM);
+          rc != WOLFSSL_SUCCESS) {
+        return Status::Error("tls.crl " + crl + ": cannot load: " + WolfError(rc));
+      }
+    }
+  }
+
+  // Resumption. wolfSSL 5.5.4 can resume a TLS 1.3 ticket without the peer certificate once
+  // its 33-entry global cache has turned over, and resumes TLS 1.2 session ids across
+  // contexts (notes/wolfssl-libuv.md §4). The stateful cache is always off; tickets only when
+  // configured, and TlsSession refuses a resumed session that comes back without a
+  // certificate.
+  wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
+  if (!config.session_tickets) {
+    wolfSSL_CTX_NoTicketTLSv12(ctx);
+    wolfSSL_CTX_no_ticket_TLSv13(ctx);
+  }
+
+  InstallMemoryIo(ctx);
+  return std::shared_ptr<const TlsContext>(
+      new TlsContext(holder.release(), config.session_tickets, config.handshake_timeout_ms));
+}
+
+TlsContext::~TlsContext() { wolfSSL_CTX_free(ctx_); }
+
+}  // namespace portcullis::tls

@@ -1,0 +1,45 @@
+// UpstreamPool: a reactor's keep-alive connections to its HTTP upstreams.
+//
+// Per reactor, so no locks: a connection is only ever used by the loop that opened it.
+// Idle connections wait here (bounded per upstream, closed after kIdleTimeoutMs or when the
+// upstream closes them). Reactor thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "portcullis/config.h"
+
+namespace portcullis::upstream {
+
+class UpstreamConnection;
+
+class UpstreamPool {
+ public:
+  static constexpr uint64_t kIdleTimeoutMs = 60000;
+  static constexpr size_t kMaxIdlePerUpstream = 64;
+
+  explicit UpstreamPool(uv_loop_t* loop) : loop_(loop) {}
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // An idle connection to `upstream`, or a new one (always new when `fresh`).
+  UpstreamConnection* Acquire(const UpstreamConfig* upstream, bool fresh);
+  // The connection finished a response and may be reused; false = pool full, close it.
+  bool Release(UpstreamConnection* connection);
+  // The connection is closing; drop every reference to it.
+  void Forget(UpstreamConnection* connection);
+  // Closes every connection, busy or idle (shutdown).
+  void CloseAll();
+  size_t size() const { return all_.size(); }
+
+ private:
+  uv_loop_t* loop_;
+  std::unordered_map<const UpstreamConfig*, std::vector<UpstreamConnection*>> idle_;
+  std::unordered_set<UpstreamConnection*> all_;
+};
+
+}  // namespace portcullis::upstream
