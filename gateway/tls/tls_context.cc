@@ -16,6 +16,36 @@ std::string WolfError(int code) {
   return std::string(buf) + " (" + std::to_string(code) + ")";
 }
 
+// Suites that must never be offered, whatever the configuration says: no encryption, no
+// authentication, broken or export-grade ciphers, or no forward secrecy.
+bool IsWeakSuite(std::string_view name) {
+  static constexpr std::string_view kWeak[] = {"NULL", "anon", "ADH", "AECDH", "RC4", "DES",
+                                               "EXP",  "MD5",  "PSK", "SRP",   "IDEA"};
+  for (std::string_view w : kWeak) {
+    if (name.find(w) != std::string_view::npos) return true;
+  }
+  // TLS 1.2 suites without ECDHE/DHE key exchange have no forward secrecy.
+  bool tls13 = name.rfind("TLS13-", 0) == 0 || name.rfind("TLS_", 0) == 0;
+  return !tls13 && name.find("ECDHE") == std::string_view::npos &&
+         name.find("DHE") == std::string_view::npos;
+}
+
+Status CheckSuites(const std::string& list) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(':', start);
+    if (end == std::string::npos) end = list.size();
+    std::string_view name(list.data() + start, end - start);
+    if (!name.empty() && IsWeakSuite(name)) {
+      return Status::Error("tls: cipher \"" + std::string(name) +
+                           "\" is not allowed (no NULL, anonymous, export, RC4, DES, MD5, PSK "
+                           "or non-forward-secret suites)");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
 // Owns a WOLFSSL_CTX until it is handed to a TlsContext.
 struct CtxHolder {
   WOLFSSL_CTX* ctx = nullptr;
@@ -47,6 +77,7 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsConfig& co
   std::string suites = config.ciphersuites.empty() ? kDefaultTls13Suites : config.ciphersuites;
   std::string ciphers = config.ciphers.empty() ? kDefaultTls12Ciphers : config.ciphers;
   std::string list = suites + ":" + ciphers;
+  if (Status s = CheckSuites(list); !s.ok()) return s;
   if (wolfSSL_CTX_set_cipher_list(ctx, list.c_str()) != WOLFSSL_SUCCESS) {
     return Status::Error("tls: cipher list not accepted by wolfSSL: \"" + list + "\"");
   }

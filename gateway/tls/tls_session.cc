@@ -44,6 +44,9 @@ TlsSession::Step TlsSession::Handshake() {
   wolfSSL_X509_free(peer);
   if (!identity.ok()) return Fail(kBadIdentity, identity.error());
   identity_ = std::move(identity).value();
+  // Keys, transcript and certificate buffers of the handshake are not needed any more; an
+  // idle connection should cost as little as possible.
+  wolfSSL_FreeHandshakeResources(ssl_);
   return Step::kDone;
 }
 
