@@ -1,0 +1,80 @@
+#include "gateway/example_server/catalog.h"
+
+#include <array>
+#include <string>
+
+#include "gateway/example_server/json_rpc.h"
+
+namespace portcullis::example {
+
+namespace {
+
+constexpr std::array<std::string_view, 4> kSupportedVersions = {"2024-11-05", "2025-03-26",
+                                                                "2025-06-18", "2025-11-25"};
+
+// Input schemas say exactly what the tools check, so a gateway that validates arguments against
+// them and the server agree. add declares an outputSchema because it returns structuredContent
+// (required by 2025-06-18 "Structured Content" for clients to validate it).
+constexpr std::string_view kToolsList = R"json({"tools":[
+{"name":"echo","title":"Echo","description":"Returns the message it is given.",
+ "inputSchema":{"type":"object","properties":{"message":{"type":"string",
+   "description":"Text to send back."}},"required":["message"]},
+ "annotations":{"readOnlyHint":true,"idempotentHint":true,"openWorldHint":false}},
+{"name":"add","title":"Add","description":"Adds two numbers.",
+ "inputSchema":{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},
+   "required":["a","b"]},
+ "outputSchema":{"type":"object","properties":{"sum":{"type":"number"}},"required":["sum"]},
+ "annotations":{"readOnlyHint":true,"idempotentHint":true,"openWorldHint":false}},
+{"name":"slow_count","title":"Slow count",
+ "description":"Counts 1..n, a step every interval_ms ms, with progress if a token is given.",
+ "inputSchema":{"type":"object","properties":{
+   "n":{"type":"integer","minimum":1,"maximum":10000,"description":"Number to count to."},
+   "interval_ms":{"type":"integer","minimum":0,"maximum":60000,"default":100,
+     "description":"Milliseconds between steps."}},"required":["n"]},
+ "annotations":{"readOnlyHint":true,"idempotentHint":true,"openWorldHint":false}}
+]})json";
+
+constexpr std::string_view kResourcesList = R"json({"resources":[
+{"uri":"example://greeting","name":"greeting","title":"Greeting",
+ "description":"A fixed greeting.","mimeType":"text/plain"}
+]})json";
+
+constexpr std::string_view kPromptsList = R"json({"prompts":[
+{"name":"greet","title":"Greet","description":"Asks the model to greet someone by name.",
+ "arguments":[{"name":"name","description":"Who to greet.","required":true}]}
+]})json";
+
+// The literals above are laid out for people; the wire needs them on one line (stdio framing).
+std::string Compact(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  return doc.HasParseError() ? std::string("{}") : ToJson(doc);
+}
+
+}  // namespace
+
+bool IsSupportedProtocolVersion(std::string_view version) {
+  for (std::string_view supported : kSupportedVersions) {
+    if (version == supported) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view ToolsListJson() {
+  static const std::string compact = Compact(kToolsList);
+  return compact;
+}
+
+std::string_view ResourcesListJson() {
+  static const std::string compact = Compact(kResourcesList);
+  return compact;
+}
+
+std::string_view PromptsListJson() {
+  static const std::string compact = Compact(kPromptsList);
+  return compact;
+}
+
+}  // namespace portcullis::example

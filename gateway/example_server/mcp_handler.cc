@@ -1,0 +1,307 @@
+#include "gateway/example_server/mcp_handler.h"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+#include <utility>
+
+#include "gateway/example_server/catalog.h"
+#include "gateway/example_server/slow_count.h"
+
+namespace portcullis::example {
+
+namespace {
+
+// Beyond this many unanswered slow_counts in one session, new ones are refused: each costs a
+// timer and memory, and nothing legitimate needs hundreds at once.
+constexpr size_t kMaxRunning = 256;
+// JSON-RPC "server error" range; used for the limit above.
+constexpr int kServerBusy = -32000;
+
+std::string_view View(const rapidjson::Value& string) {
+  return std::string_view(string.GetString(), string.GetStringLength());
+}
+
+// The member `name` of `object` if it is a string; nullptr otherwise.
+const rapidjson::Value* StringMember(const rapidjson::Value* object, const char* name) {
+  if (object == nullptr || !object->IsObject()) {
+    return nullptr;
+  }
+  auto it = object->FindMember(name);
+  return it != object->MemberEnd() && it->value.IsString() ? &it->value : nullptr;
+}
+
+// {"content":[{"type":"text","text":<text>}],"isError":<is_error>}, built into `result`.
+void TextResult(rapidjson::Document* result, std::string_view text, bool is_error) {
+  auto& alloc = result->GetAllocator();
+  result->SetObject();
+  rapidjson::Value item(rapidjson::kObjectType);
+  item.AddMember("type", "text", alloc);
+  item.AddMember(
+      "text", rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc),
+      alloc);
+  rapidjson::Value content(rapidjson::kArrayType);
+  content.PushBack(item, alloc);
+  result->AddMember("content", content, alloc);
+  result->AddMember("isError", is_error, alloc);
+}
+
+// Shortest text that reads back as the same double ("5", "0.30000000000000004").
+std::string FormatNumber(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return ec == std::errc() ? std::string(buffer, end) : std::string("NaN");
+}
+
+std::string Echo(const std::string& id_json, const rapidjson::Value& arguments) {
+  const rapidjson::Value* message = StringMember(&arguments, "message");
+  if (message == nullptr) {
+    return MakeError(id_json, kInvalidParams, "echo: message must be a string");
+  }
+  rapidjson::Document result;
+  TextResult(&result, View(*message), false);
+  return MakeResult(id_json, result);
+}
+
+std::string Add(const std::string& id_json, const rapidjson::Value& arguments) {
+  auto a = arguments.FindMember("a");
+  auto b = arguments.FindMember("b");
+  if (a == arguments.MemberEnd() || !a->value.IsNumber() || b == arguments.MemberEnd() ||
+      !b->value.IsNumber()) {
+    return MakeError(id_json, kInvalidParams, "add: a and b must be numbers");
+  }
+  rapidjson::Document result;
+  // Integers are added exactly when the sum fits; otherwise as doubles.
+  int64_t int_sum = 0;
+  if (a->value.IsInt64() && b->value.IsInt64() &&
+      !__builtin_add_overflow(a->value.GetInt64(), b->value.GetInt64(), &int_sum)) {
+    TextResult(&result, std::to_string(int_sum), false);
+    rapidjson::Value structured(rapidjson::kObjectType);
+    structured.AddMember("sum", int_sum, result.GetAllocator());
+    result.AddMember("structuredContent", structured, result.GetAllocator());
+    return MakeResult(id_json, result);
+  }
+  double sum = a->value.GetDouble() + b->value.GetDouble();
+  if (!std::isfinite(sum)) {
+    // A tool execution error, reported in the result so the model can see it (MCP "Tools",
+    // "Error Handling"); JSON cannot carry an infinite number anyway.
+    TextResult(&result, "add: the sum is too large to represent", true);
+    return MakeResult(id_json, result);
+  }
+  TextResult(&result, FormatNumber(sum), false);
+  rapidjson::Value structured(rapidjson::kObjectType);
+  structured.AddMember("sum", sum, result.GetAllocator());
+  result.AddMember("structuredContent", structured, result.GetAllocator());
+  return MakeResult(id_json, result);
+}
+
+}  // namespace
+
+McpHandler::McpHandler(uv_loop_t* loop) : loop_(loop) {}
+
+McpHandler::~McpHandler() { CancelAll(); }
+
+void McpHandler::CancelAll() {
+  auto running = std::move(running_);
+  running_.clear();
+  for (auto& [id, count] : running) {
+    count->Cancel();
+  }
+}
+
+void McpHandler::HandleRequest(const Message& request, std::unique_ptr<Responder> responder) {
+  const std::string& method = request.method();
+  const std::string& id = request.id_json();
+  std::string reply;
+  if (request.params() != nullptr && !request.params()->IsObject()) {
+    reply = MakeError(id, kInvalidParams, "params must be an object");
+  } else if (method == "initialize") {
+    reply = Initialize(request);
+  } else if (method == "ping") {
+    reply = MakeRawResult(id, "{}");
+  } else if (method == "tools/list") {
+    reply = MakeRawResult(id, ToolsListJson());
+  } else if (method == "tools/call") {
+    reply = CallTool(request, &responder);
+  } else if (method == "resources/list") {
+    reply = MakeRawResult(id, ResourcesListJson());
+  } else if (method == "resources/templates/list") {
+    reply = MakeRawResult(id, R"({"resourceTemplates":[]})");
+  } else if (method == "resources/read") {
+    reply = ReadResource(request);
+  } else if (method == "prompts/list") {
+    reply = MakeRawResult(id, PromptsListJson());
+  } else if (method == "prompts/get") {
+    reply = GetPrompt(request);
+  } else {
+    reply = MakeError(id, kMethodNotFound, "Method not found: " + method);
+  }
+  if (responder != nullptr) {
+    responder->Respond(std::move(reply));
+  }
+}
+
+void McpHandler::HandleNotification(const Message& message) {
+  if (message.method() != "notifications/cancelled") {
+    // notifications/initialized, responses, and anything else: nothing to do.
+    return;
+  }
+  const rapidjson::Value* params = message.params();
+  if (params == nullptr || !params->IsObject()) {
+    return;
+  }
+  auto request_id = params->FindMember("requestId");
+  if (request_id == params->MemberEnd() ||
+      !(request_id->value.IsString() || request_id->value.IsInt64())) {
+    return;
+  }
+  Cancel(ToJson(request_id->value));
+}
+
+void McpHandler::Cancel(const std::string& id_json) {
+  auto it = running_.find(id_json);
+  if (it == running_.end()) {
+    // Already answered, or never existed: the spec says to ignore it.
+    return;
+  }
+  SlowCount* count = it->second;
+  running_.erase(it);
+  count->Cancel();
+}
+
+std::string McpHandler::Initialize(const Message& request) {
+  const rapidjson::Value* requested = StringMember(request.params(), "protocolVersion");
+  // Version negotiation (MCP "Lifecycle"): echo the client's revision when we speak it,
+  // otherwise offer our latest and let the client decide.
+  if (requested != nullptr && IsSupportedProtocolVersion(View(*requested))) {
+    protocol_version_ = std::string(View(*requested));
+  } else {
+    protocol_version_ = std::string(kLatestProtocolVersion);
+  }
+  rapidjson::Document result(rapidjson::kObjectType);
+  auto& alloc = result.GetAllocator();
+  result.AddMember("protocolVersion", rapidjson::Value(protocol_version_.c_str(), alloc), alloc);
+  rapidjson::Value tools(rapidjson::kObjectType);
+  tools.AddMember("listChanged", false, alloc);
+  rapidjson::Value capabilities(rapidjson::kObjectType);
+  capabilities.AddMember("tools", tools, alloc);
+  capabilities.AddMember("resources", rapidjson::Value(rapidjson::kObjectType), alloc);
+  capabilities.AddMember("prompts", rapidjson::Value(rapidjson::kObjectType), alloc);
+  result.AddMember("capabilities", capabilities, alloc);
+  rapidjson::Value server_info(rapidjson::kObjectType);
+  server_info.AddMember("name", rapidjson::StringRef(kServerName.data(), kServerName.size()),
+                        alloc);
+  server_info.AddMember("version",
+                        rapidjson::StringRef(kServerVersion.data(), kServerVersion.size()), alloc);
+  result.AddMember("serverInfo", server_info, alloc);
+  return MakeResult(request.id_json(), result);
+}
+
+std::string McpHandler::CallTool(const Message& request, std::unique_ptr<Responder>* responder) {
+  const std::string& id = request.id_json();
+  const rapidjson::Value* params = request.params();
+  const rapidjson::Value* name = StringMember(params, "name");
+  if (name == nullptr) {
+    return MakeError(id, kInvalidParams, "tools/call: name must be a string");
+  }
+  static const rapidjson::Value kNoArguments(rapidjson::kObjectType);
+  const rapidjson::Value* arguments = &kNoArguments;
+  auto it = params->FindMember("arguments");
+  if (it != params->MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsObject()) {
+      return MakeError(id, kInvalidParams, "tools/call: arguments must be an object");
+    }
+    arguments = &it->value;
+  }
+  std::string_view tool = View(*name);
+  if (tool == "echo") {
+    return Echo(id, *arguments);
+  }
+  if (tool == "add") {
+    return Add(id, *arguments);
+  }
+  if (tool != "slow_count") {
+    return MakeError(id, kInvalidParams, "Unknown tool: " + std::string(tool));
+  }
+  SlowCount::Args args;
+  std::string error;
+  if (!SlowCount::ParseArgs(*arguments, &args, &error)) {
+    return MakeError(id, kInvalidParams, "slow_count: " + error);
+  }
+  if (running_.count(id) != 0) {
+    return MakeError(id, kInvalidRequest, "a request with this id is still running");
+  }
+  if (running_.size() >= kMaxRunning) {
+    return MakeError(id, kServerBusy, "too many requests running in this session");
+  }
+  const rapidjson::Value* token = nullptr;
+  auto meta = params->FindMember("_meta");
+  if (meta != params->MemberEnd() && meta->value.IsObject()) {
+    auto found = meta->value.FindMember("progressToken");
+    // MCP's ProgressToken is a string or an integer; anything else is ignored.
+    if (found != meta->value.MemberEnd() && (found->value.IsString() || found->value.IsInt64())) {
+      token = &found->value;
+    }
+  }
+  running_[id] = SlowCount::Start(loop_, id, args, token, std::move(*responder),
+                                  [this, id]() { running_.erase(id); });
+  return std::string();
+}
+
+std::string McpHandler::ReadResource(const Message& request) {
+  const std::string& id = request.id_json();
+  const rapidjson::Value* uri = StringMember(request.params(), "uri");
+  if (uri == nullptr) {
+    return MakeError(id, kInvalidParams, "resources/read: uri must be a string");
+  }
+  if (View(*uri) != kGreetingUri) {
+    return MakeError(id, kResourceNotFound, "Resource not found: " + std::string(View(*uri)));
+  }
+  rapidjson::Document result(rapidjson::kObjectType);
+  auto& alloc = result.GetAllocator();
+  rapidjson::Value item(rapidjson::kObjectType);
+  item.AddMember("uri", rapidjson::StringRef(kGreetingUri.data(), kGreetingUri.size()), alloc);
+  item.AddMember("mimeType",
+                 rapidjson::StringRef(kGreetingMimeType.data(), kGreetingMimeType.size()), alloc);
+  item.AddMember("text", rapidjson::StringRef(kGreetingText.data(), kGreetingText.size()), alloc);
+  rapidjson::Value contents(rapidjson::kArrayType);
+  contents.PushBack(item, alloc);
+  result.AddMember("contents", contents, alloc);
+  return MakeResult(id, result);
+}
+
+std::string McpHandler::GetPrompt(const Message& request) {
+  const std::string& id = request.id_json();
+  const rapidjson::Value* params = request.params();
+  const rapidjson::Value* name = StringMember(params, "name");
+  if (name == nullptr) {
+    return MakeError(id, kInvalidParams, "prompts/get: name must be a string");
+  }
+  if (View(*name) != "greet") {
+    return MakeError(id, kInvalidParams, "Unknown prompt: " + std::string(View(*name)));
+  }
+  auto arguments = params->FindMember("arguments");
+  const rapidjson::Value* who =
+      arguments == params->MemberEnd() ? nullptr : StringMember(&arguments->value, "name");
+  if (who == nullptr) {
+    return MakeError(id, kInvalidParams, "prompts/get greet: argument name is required");
+  }
+  std::string text = "Please greet " + std::string(View(*who)) + ".";
+  rapidjson::Document result(rapidjson::kObjectType);
+  auto& alloc = result.GetAllocator();
+  result.AddMember("description", "Greets someone by name", alloc);
+  rapidjson::Value content(rapidjson::kObjectType);
+  content.AddMember("type", "text", alloc);
+  content.AddMember(
+      "text", rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc),
+      alloc);
+  rapidjson::Value message(rapidjson::kObjectType);
+  message.AddMember("role", "user", alloc);
+  message.AddMember("content", content, alloc);
+  rapidjson::Value messages(rapidjson::kArrayType);
+  messages.PushBack(message, alloc);
+  result.AddMember("messages", messages, alloc);
+  return MakeResult(id, result);
+}
+
+}  // namespace portcullis::example
