@@ -114,7 +114,7 @@ void ClientConnection::OnCiphertext(const char* data, size_t len) {
   } else {
     ReadPlaintext();
   }
-  if (tls_ && state_ != State::kClosing) tls_->Settle();
+  if (tls_) tls_->Settle();  // the read buffer is reused as soon as we return
 }
 
 void ClientConnection::OnPeerClosed(ssize_t status) {
@@ -201,6 +201,11 @@ void ClientConnection::ReadPlaintext() {
 }
 
 void ClientConnection::ProcessInput() {
+  // Requests answered locally finish synchronously and would re-enter here from Finish();
+  // the loop below picks up the next pipelined request instead, so a client pipelining
+  // thousands of tiny requests cannot grow the stack.
+  if (processing_input_) return;
+  processing_input_ = true;
   const Limits& limits = reactor_->snapshot().config->limits;
   while ((state_ == State::kIdle || state_ == State::kReceiving) && !plain_in_.empty()) {
     size_t consumed = 0;
@@ -214,7 +219,7 @@ void ClientConnection::ProcessInput() {
       int status = parser_.error_status();
       int code = status == 413 ? mcp::kRequestTooLarge : mcp::kInvalidRequest;
       AnswerError(status, code, parser_.error_reason(), "");
-      return;
+      break;  // the connection closes after this answer
     }
     if (s == http::RequestParser::State::kNeedMore) {
       if (state_ == State::kIdle && parser_.receiving()) {
@@ -232,6 +237,7 @@ void ClientConnection::ProcessInput() {
     ArmTimer(limits.stream_timeout_ms);
     Dispatch();
   }
+  processing_input_ = false;
   // Pipelined bytes wait while an exchange runs; past a bound, stop reading the socket
   // rather than buffer without limit.
   size_t bound = static_cast<size_t>(limits.max_header_bytes) + limits.max_body_bytes;
@@ -337,7 +343,7 @@ void ClientConnection::Finish() {
   spdlog::debug("http: {} {} {} -> {} in {} ms", peer_, request_.method, request_.path,
                 response_status_, uv_now(reactor_->loop()) - request_start_ms_);
   if (exchange_) retired_ = std::move(exchange_);
-  if (!response_keep_alive_) {
+  if (!response_keep_alive_ || reactor_->draining()) {
     tls_->Shutdown();  // close_notify, so the client knows the response is whole
     Flush();
     CloseAfterWrites();
@@ -359,10 +365,9 @@ void ClientConnection::EnterIdle() {
 }
 
 void ClientConnection::BeginDrain() {
+  // A busy connection finishes its exchange: the response goes out with "Connection: close"
+  // (WriteHead) or, if its head is already out, the connection closes after Finish().
   if (state_ == State::kIdle || state_ == State::kHandshake) Close();
-  // Otherwise the response in progress goes out with "Connection: close" (see WriteHead),
-  // or, if its head is already out, the connection closes after Finish().
-  if (state_ == State::kExchange || state_ == State::kReceiving) request_.keep_alive = false;
 }
 
 void ClientConnection::SendPlain(std::string_view data) {

@@ -91,6 +91,7 @@ class ClientConnection : public http::ResponseWriter {
   bool response_keep_alive_ = true;
   bool close_after_write_ = false;
   bool closed_ = false;
+  bool processing_input_ = false;
   bool reading_ = false;
   bool any_bytes_ = false;
   int handles_open_ = 2;
