@@ -10,6 +10,7 @@
 #include "gateway/cli/check_command.h"
 #include "gateway/cli/pki_command.h"
 #include "gateway/cli/run_command.h"
+#include "gateway/tls/tls_context.h"
 
 namespace portcullis::cli {
 namespace {
@@ -51,9 +52,14 @@ int Main(int argc, char** argv) {
     return 0;
   }
   SetUpHumanLog();
-  if (command == "run") return RunCommand(rest);
-  if (command == "check") return CheckCommand(rest);
-  if (command == "pki") return RunPkiCommand(rest);
+  int code = -1;
+  if (command == "run") code = RunCommand(rest);
+  if (command == "check") code = CheckCommand(rest);
+  if (command == "pki") code = RunPkiCommand(rest);
+  if (code >= 0) {
+    tls::ReleaseThreadResources();
+    return code;
+  }
   std::fprintf(stderr, "portcullis: unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
   return 2;
 }

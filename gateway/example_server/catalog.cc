@@ -62,6 +62,21 @@ bool IsSupportedProtocolVersion(std::string_view version) {
   return false;
 }
 
+std::string_view SupportedVersionsJson() {
+  static const std::string json = [] {
+    std::string text = "[\"" + std::string(kStatelessProtocolVersion) + "\"";
+    for (auto it = kSupportedVersions.rbegin(); it != kSupportedVersions.rend(); ++it) {
+      text += ",\"" + std::string(*it) + "\"";
+    }
+    return text + "]";
+  }();
+  return json;
+}
+
+std::string_view CapabilitiesJson() {
+  return R"({"tools":{"listChanged":false},"resources":{},"prompts":{}})";
+}
+
 std::string_view ToolsListJson() {
   static const std::string compact = Compact(kToolsList);
   return compact;

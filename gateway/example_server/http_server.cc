@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 
 #include <cstdio>
+#include <functional>
 #include <string_view>
 #include <utility>
 
 #include "gateway/example_server/catalog.h"
 #include "gateway/example_server/json_rpc.h"
 #include "gateway/example_server/limits.h"
+#include "gateway/example_server/request_metadata.h"
 
 namespace portcullis::example {
 
@@ -55,12 +57,16 @@ bool IsMcpPath(std::string_view url) {
 }
 
 // Sends the messages of one request over HTTP: a plain JSON body when the answer comes at once,
-// otherwise an SSE stream (event: message) that ends after the final response.
+// otherwise an SSE stream (event: message) that ends after the final response. Replies carry
+// Mcp-Session-Id unless `session_id` is empty (stateless).
 class HttpResponder : public Responder {
  public:
   HttpResponder(HttpConnection* connection, std::string session_id)
       : connection_(connection), session_id_(std::move(session_id)) {
-    connection_->set_on_gone([this]() { connection_ = nullptr; });
+    connection_->set_on_gone([this]() {
+      connection_ = nullptr;
+      RunOnEnd();
+    });
   }
 
   ~HttpResponder() override {
@@ -70,7 +76,12 @@ class HttpResponder : public Responder {
       StartStream(connection);
       connection->EndStream();
     }
+    RunOnEnd();
   }
+
+  // Runs once, when the client goes away before the final response or when this responder is
+  // destroyed (after the response, or on cancellation), whichever comes first.
+  void set_on_end(std::function<void()> on_end) { on_end_ = std::move(on_end); }
 
   void Notify(std::string json) override {
     if (connection_ == nullptr) {
@@ -92,7 +103,7 @@ class HttpResponder : public Responder {
       connection->EndStream();
     } else {
       HttpHeaders headers = kJsonType;
-      headers.emplace_back("Mcp-Session-Id", session_id_);
+      AddSessionHeader(&headers);
       connection->SendResponse(200, headers, json);
     }
   }
@@ -118,10 +129,25 @@ class HttpResponder : public Responder {
     if (connection->streaming()) {
       return;
     }
-    connection->BeginStream(200, {{"Content-Type", "text/event-stream"},
-                                  {"Cache-Control", "no-cache"},
-                                  {"X-Accel-Buffering", "no"},
-                                  {"Mcp-Session-Id", session_id_}});
+    HttpHeaders headers = {{"Content-Type", "text/event-stream"},
+                           {"Cache-Control", "no-cache"},
+                           {"X-Accel-Buffering", "no"}};
+    AddSessionHeader(&headers);
+    connection->BeginStream(200, headers);
+  }
+
+  void AddSessionHeader(HttpHeaders* headers) const {
+    if (!session_id_.empty()) {
+      headers->emplace_back("Mcp-Session-Id", session_id_);
+    }
+  }
+
+  void RunOnEnd() {
+    if (on_end_) {
+      auto on_end = std::move(on_end_);
+      on_end_ = nullptr;
+      on_end();
+    }
   }
 
   static std::string Event(const std::string& json) {
@@ -131,6 +157,7 @@ class HttpResponder : public Responder {
 
   HttpConnection* connection_;
   std::string session_id_;
+  std::function<void()> on_end_;
 };
 
 bool ParseHostPort(const std::string& host_port, sockaddr_storage* address, std::string* error) {
@@ -223,6 +250,7 @@ void HttpServer::Close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   // Ending the sessions cancels their running requests; their streams end as the timers close.
   sessions_.clear();
+  streaming_.clear();
   std::set<HttpConnection*> connections = connections_;
   for (HttpConnection* connection : connections) {
     connection->Close();
@@ -288,17 +316,32 @@ McpHandler* HttpServer::FindSession(HttpConnection* connection, const HttpReques
 }
 
 void HttpServer::HandlePost(HttpConnection* connection, const HttpRequest& request) {
-  // MCP-Protocol-Version: an unsupported value is 400; absent means "assume 2025-03-26".
-  const std::string* version = request.Header("mcp-protocol-version");
-  if (version != nullptr && !IsSupportedProtocolVersion(*version)) {
-    SendJsonError(connection, 400, "null", kBadRequest,
-                  "Bad Request: unsupported MCP-Protocol-Version " + *version);
-    return;
-  }
   Message message;
   RpcError error;
   if (!Message::Parse(request.body, &message, &error)) {
     connection->SendResponse(400, kJsonType, MakeError(error));
+    return;
+  }
+  // The era is the body's choice (2026-07-28 "Versioning", dual-era servers): a revision
+  // declared in _meta that initialize does not speak means stateless. Mcp-Session-Id is then
+  // ignored.
+  std::string declared = DeclaredProtocolVersion(message);
+  if (!declared.empty() && !IsSupportedProtocolVersion(declared)) {
+    HandleStateless(connection, request, message, declared);
+    return;
+  }
+  // MCP-Protocol-Version: an unsupported value is 400; absent means "assume 2025-03-26".
+  const std::string* version = request.Header("mcp-protocol-version");
+  if (version != nullptr && *version == kStatelessProtocolVersion) {
+    SendJsonError(connection, 400, message.id_json().empty() ? "null" : message.id_json(),
+                  kHeaderMismatch,
+                  "Header mismatch: MCP-Protocol-Version is " + *version +
+                      " but params._meta does not declare it");
+    return;
+  }
+  if (version != nullptr && !IsSupportedProtocolVersion(*version)) {
+    SendJsonError(connection, 400, "null", kBadRequest,
+                  "Bad Request: unsupported MCP-Protocol-Version " + *version);
     return;
   }
   std::string session_id;
@@ -331,6 +374,52 @@ void HttpServer::HandlePost(HttpConnection* connection, const HttpRequest& reque
     // Answered later: open the event stream now so the client sees headers at once.
     pending->StartStreamNow();
   }
+}
+
+void HttpServer::HandleStateless(HttpConnection* connection, const HttpRequest& request,
+                                 const Message& message, const std::string& version) {
+  if (!message.is_request()) {
+    // 2026-07-28 defines no client notification over HTTP; accepting one costs nothing.
+    connection->SendResponse(202, {}, "");
+    return;
+  }
+  const std::string& id = message.id_json();
+  if (version != kStatelessProtocolVersion) {
+    rapidjson::Document data(rapidjson::kObjectType);
+    auto& alloc = data.GetAllocator();
+    rapidjson::Document supported(&alloc);
+    std::string_view versions = SupportedVersionsJson();
+    supported.Parse(versions.data(), versions.size());
+    data.AddMember("supported", supported, alloc);
+    data.AddMember("requested", rapidjson::Value(version.c_str(), alloc), alloc);
+    connection->SendResponse(
+        400, kJsonType,
+        MakeError(id, kUnsupportedProtocolVersion, "Unsupported protocol version", data));
+    return;
+  }
+  std::string mismatch = CheckRequestMetadata(request, message);
+  if (!mismatch.empty()) {
+    SendJsonError(connection, 400, id, kHeaderMismatch, mismatch);
+    return;
+  }
+  if (!McpHandler::IsStatelessMethod(message.method())) {
+    SendJsonError(connection, 404, id, kMethodNotFound, "Method not found: " + message.method());
+    return;
+  }
+  // Nothing outlives the request, so nothing is shared between requests.
+  auto handler = std::make_unique<McpHandler>(loop_, McpHandler::Mode::kStateless);
+  auto responder = std::make_unique<HttpResponder>(connection, "");
+  HttpResponder* pending = responder.get();
+  handler->HandleRequest(message, std::move(responder));
+  if (handler->running() == 0) {
+    return;
+  }
+  // The reply streams. Its end, the result sent or the client gone (a cancellation here), drops
+  // the handler, which cancels the count at once rather than at its next step.
+  uint64_t key = next_streaming_++;
+  streaming_.emplace(key, std::move(handler));
+  pending->set_on_end([this, key]() { streaming_.erase(key); });
+  pending->StartStreamNow();
 }
 
 void HttpServer::HandleDelete(HttpConnection* connection, const HttpRequest& request) {

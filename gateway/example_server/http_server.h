@@ -1,16 +1,23 @@
-// HttpServer: MCP over Streamable HTTP, sessionful (revisions 2025-03-26 to 2025-11-25), on one
-// endpoint (`/mcp`, or any path ending in `/mcp`).
+// HttpServer: MCP over Streamable HTTP on one endpoint (`/mcp`, or any path ending in `/mcp`),
+// in both eras: sessionful (revisions 2025-03-26 to 2025-11-25) and stateless (2026-07-28).
 //
 // POST of a request → an application/json reply, or a text/event-stream reply for requests that
 // take time (slow_count), whose progress notifications are events sent as they happen. POST of a
 // notification or response → 202. GET → 405 (no server-initiated stream). DELETE ends a session.
-// `initialize` creates a session and returns its id in Mcp-Session-Id; every other message must
-// carry it: missing → 400, unknown or ended → 404 (MCP "Transports", "Session Management").
+//
+// Sessionful: `initialize` creates a session and returns its id in Mcp-Session-Id; every other
+// message must carry it: missing → 400, unknown or ended → 404 (MCP "Transports", "Session
+// Management").
+// Stateless: a request that declares 2026-07-28 in params._meta needs no session and gets no
+// Mcp-Session-Id. Its headers must mirror its body (400 + -32020 otherwise), an unknown revision
+// is 400 + -32022, an unknown method 404 + -32601. A fresh McpHandler serves each one; closing
+// the reply stream cancels the request at once (2026-07-28 "Cancellation").
 // Loop thread only; the object must outlive the loop run that Close() starts.
 #pragma once
 
 #include <uv.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -45,6 +52,9 @@ class HttpServer : public HttpConnection::Delegate {
   static void OnConnection(uv_stream_t* listener, int status);
 
   void HandlePost(HttpConnection* connection, const HttpRequest& request);
+  // A message declaring revision `version` in params._meta.
+  void HandleStateless(HttpConnection* connection, const HttpRequest& request,
+                       const Message& message, const std::string& version);
   void HandleDelete(HttpConnection* connection, const HttpRequest& request);
   // Finds the session named by the request's Mcp-Session-Id, or answers 400/404 and returns
   // nullptr. `id_json` is the id to put in the error ("null" if none).
@@ -57,6 +67,10 @@ class HttpServer : public HttpConnection::Delegate {
   bool closed_ = false;
   std::string address_;
   std::map<std::string, std::unique_ptr<McpHandler>> sessions_;
+  // Handlers of stateless requests whose reply is still streaming, by a serial number. Each
+  // holds a connection, so kMaxConnections bounds them.
+  std::map<uint64_t, std::unique_ptr<McpHandler>> streaming_;
+  uint64_t next_streaming_ = 0;
   std::set<HttpConnection*> connections_;
 };
 

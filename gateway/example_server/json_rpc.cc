@@ -26,6 +26,27 @@ void WriteId(rapidjson::Writer<rapidjson::StringBuffer>& writer, const std::stri
   writer.RawValue(text.data(), text.size(), rapidjson::kNumberType);
 }
 
+std::string MakeErrorWithData(const std::string& id_json, int code, std::string_view message,
+                              const rapidjson::Value* data) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  WriteHeader(writer);
+  WriteId(writer, id_json);
+  writer.Key("error");
+  writer.StartObject();
+  writer.Key("code");
+  writer.Int(code);
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  if (data != nullptr) {
+    writer.Key("data");
+    data->Accept(writer);
+  }
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace
 
 const rapidjson::Value* Message::params() const {
@@ -127,19 +148,12 @@ std::string MakeRawResult(const std::string& id_json, std::string_view result_js
 }
 
 std::string MakeError(const std::string& id_json, int code, std::string_view message) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  WriteHeader(writer);
-  WriteId(writer, id_json);
-  writer.Key("error");
-  writer.StartObject();
-  writer.Key("code");
-  writer.Int(code);
-  writer.Key("message");
-  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  writer.EndObject();
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return MakeErrorWithData(id_json, code, message, nullptr);
+}
+
+std::string MakeError(const std::string& id_json, int code, std::string_view message,
+                      const rapidjson::Value& data) {
+  return MakeErrorWithData(id_json, code, message, &data);
 }
 
 std::string MakeError(const RpcError& error) {

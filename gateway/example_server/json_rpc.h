@@ -14,13 +14,16 @@
 
 namespace portcullis::example {
 
-// Standard JSON-RPC error codes, plus the MCP one for a missing resource.
+// Standard JSON-RPC error codes, plus MCP's: a missing resource (2025-11-25 and earlier; 2026-07-28
+// uses kInvalidParams), and two from the range 2026-07-28 reserves ("MCP error codes").
 inline constexpr int kParseError = -32700;
 inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
 inline constexpr int kResourceNotFound = -32002;
+inline constexpr int kHeaderMismatch = -32020;
+inline constexpr int kUnsupportedProtocolVersion = -32022;
 
 // An error to answer with, and the id of the message it answers ("null" when unknown).
 struct RpcError {
@@ -63,6 +66,9 @@ std::string MakeResult(const std::string& id_json, const rapidjson::Value& resul
 std::string MakeRawResult(const std::string& id_json, std::string_view result_json);
 // `{"jsonrpc":"2.0","id":<id_json>,"error":{"code":..,"message":..}}`
 std::string MakeError(const std::string& id_json, int code, std::string_view message);
+// The same with error.data set to `data`.
+std::string MakeError(const std::string& id_json, int code, std::string_view message,
+                      const rapidjson::Value& data);
 std::string MakeError(const RpcError& error);
 // `{"jsonrpc":"2.0","method":<method>,"params":<params>}`
 std::string MakeNotification(std::string_view method, const rapidjson::Value& params);

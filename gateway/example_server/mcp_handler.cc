@@ -95,9 +95,90 @@ std::string Add(const std::string& id_json, const rapidjson::Value& arguments) {
   return MakeResult(id_json, result);
 }
 
+// Results that 2026-07-28 lets clients cache, which must then carry ttlMs and cacheScope
+// ("Caching", "Cacheable Results").
+bool IsCacheable(std::string_view method) {
+  return method == "server/discover" || method == "tools/list" || method == "prompts/list" ||
+         method == "resources/list" || method == "resources/templates/list" ||
+         method == "resources/read";
+}
+
+// Restates the final reply of a stateless request in 2026-07-28 terms, wherever it was built
+// (here or in SlowCount): a result gets resultType (MUST), the server's identity in _meta
+// (SHOULD, "ResultMetaObject") and, when cacheable, caching hints; resource-not-found moves from
+// -32002 to -32602. Notifications pass unchanged.
+class StatelessResponder : public Responder {
+ public:
+  StatelessResponder(std::unique_ptr<Responder> inner, bool cacheable)
+      : inner_(std::move(inner)), cacheable_(cacheable) {}
+
+  void Notify(std::string json) override { inner_->Notify(std::move(json)); }
+  void Respond(std::string json) override { inner_->Respond(Restate(json)); }
+  bool open() const override { return inner_->open(); }
+
+ private:
+  std::string Restate(const std::string& json) const {
+    rapidjson::Document reply;
+    reply.Parse(json.data(), json.size());
+    if (reply.HasParseError() || !reply.IsObject()) {
+      return json;
+    }
+    auto& alloc = reply.GetAllocator();
+    auto error = reply.FindMember("error");
+    if (error != reply.MemberEnd() && error->value.IsObject()) {
+      auto code = error->value.FindMember("code");
+      if (code != error->value.MemberEnd() && code->value.IsInt() &&
+          code->value.GetInt() == kResourceNotFound) {
+        code->value.SetInt(kInvalidParams);
+      }
+      return ToJson(reply);
+    }
+    auto found = reply.FindMember("result");
+    if (found == reply.MemberEnd() || !found->value.IsObject()) {
+      return json;
+    }
+    rapidjson::Value& result = found->value;
+    result.AddMember("resultType", "complete", alloc);
+    if (cacheable_) {
+      // 0 = "re-fetch whenever needed", the simplest honest hint; public because every caller
+      // gets the same answer.
+      result.AddMember("ttlMs", 0, alloc);
+      result.AddMember("cacheScope", "public", alloc);
+    }
+    auto meta = result.FindMember("_meta");
+    if (meta == result.MemberEnd()) {
+      result.AddMember("_meta", rapidjson::Value(rapidjson::kObjectType), alloc);
+      meta = result.FindMember("_meta");
+    }
+    if (meta->value.IsObject()) {
+      rapidjson::Value server_info(rapidjson::kObjectType);
+      server_info.AddMember("name", rapidjson::StringRef(kServerName.data(), kServerName.size()),
+                            alloc);
+      server_info.AddMember(
+          "version", rapidjson::StringRef(kServerVersion.data(), kServerVersion.size()), alloc);
+      meta->value.AddMember("io.modelcontextprotocol/serverInfo", server_info, alloc);
+    }
+    return ToJson(reply);
+  }
+
+  std::unique_ptr<Responder> inner_;
+  bool cacheable_;
+};
+
+// `json` (trusted, from the catalog) as a value owned by `alloc`.
+rapidjson::Value ParseTrusted(std::string_view json, rapidjson::Document::AllocatorType& alloc) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  return rapidjson::Value(doc, alloc);
+}
+
 }  // namespace
 
-McpHandler::McpHandler(uv_loop_t* loop) : loop_(loop) {}
+McpHandler::McpHandler(uv_loop_t* loop, Mode mode) : loop_(loop), mode_(mode) {}
+
+bool McpHandler::IsStatelessMethod(std::string_view method) {
+  return IsCacheable(method) || method == "tools/call" || method == "prompts/get";
+}
 
 McpHandler::~McpHandler() { CancelAll(); }
 
@@ -112,11 +193,20 @@ void McpHandler::CancelAll() {
 void McpHandler::HandleRequest(const Message& request, std::unique_ptr<Responder> responder) {
   const std::string& method = request.method();
   const std::string& id = request.id_json();
+  bool stateless = mode_ == Mode::kStateless;
+  if (stateless) {
+    responder = std::make_unique<StatelessResponder>(std::move(responder), IsCacheable(method));
+  }
   std::string reply;
   if (request.params() != nullptr && !request.params()->IsObject()) {
     reply = MakeError(id, kInvalidParams, "params must be an object");
+  } else if (stateless ? !IsStatelessMethod(method) : method == "server/discover") {
+    // 2026-07-28 drops initialize and ping and adds server/discover; each era keeps its own.
+    reply = MakeError(id, kMethodNotFound, "Method not found: " + method);
   } else if (method == "initialize") {
     reply = Initialize(request);
+  } else if (method == "server/discover") {
+    reply = Discover(request);
   } else if (method == "ping") {
     reply = MakeRawResult(id, "{}");
   } else if (method == "tools/list") {
@@ -181,19 +271,22 @@ std::string McpHandler::Initialize(const Message& request) {
   rapidjson::Document result(rapidjson::kObjectType);
   auto& alloc = result.GetAllocator();
   result.AddMember("protocolVersion", rapidjson::Value(protocol_version_.c_str(), alloc), alloc);
-  rapidjson::Value tools(rapidjson::kObjectType);
-  tools.AddMember("listChanged", false, alloc);
-  rapidjson::Value capabilities(rapidjson::kObjectType);
-  capabilities.AddMember("tools", tools, alloc);
-  capabilities.AddMember("resources", rapidjson::Value(rapidjson::kObjectType), alloc);
-  capabilities.AddMember("prompts", rapidjson::Value(rapidjson::kObjectType), alloc);
-  result.AddMember("capabilities", capabilities, alloc);
+  result.AddMember("capabilities", ParseTrusted(CapabilitiesJson(), alloc), alloc);
   rapidjson::Value server_info(rapidjson::kObjectType);
   server_info.AddMember("name", rapidjson::StringRef(kServerName.data(), kServerName.size()),
                         alloc);
   server_info.AddMember("version",
                         rapidjson::StringRef(kServerVersion.data(), kServerVersion.size()), alloc);
   result.AddMember("serverInfo", server_info, alloc);
+  return MakeResult(request.id_json(), result);
+}
+
+std::string McpHandler::Discover(const Message& request) {
+  // The server's identity goes in _meta, like on every stateless result (StatelessResponder).
+  rapidjson::Document result(rapidjson::kObjectType);
+  auto& alloc = result.GetAllocator();
+  result.AddMember("supportedVersions", ParseTrusted(SupportedVersionsJson(), alloc), alloc);
+  result.AddMember("capabilities", ParseTrusted(CapabilitiesJson(), alloc), alloc);
   return MakeResult(request.id_json(), result);
 }
 

@@ -2,9 +2,10 @@
 // initialize, ping, tools/*, resources/*, prompts/* and handles notifications/cancelled.
 //
 // stdio has one handler for the life of the process; the HTTP transport has one per
-// Mcp-Session-Id. Quick requests are answered before HandleRequest returns; slow_count answers
-// later from timer callbacks on `loop`. Destroying the handler cancels whatever still runs.
-// Loop thread only; `loop` must outlive the handler.
+// Mcp-Session-Id, and a fresh one per stateless (2026-07-28) request. Quick requests are answered
+// before HandleRequest returns; slow_count answers later from timer callbacks on `loop`.
+// Destroying the handler cancels whatever still runs. Loop thread only; `loop` must outlive the
+// handler.
 #pragma once
 
 #include <uv.h>
@@ -12,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "gateway/example_server/json_rpc.h"
 #include "gateway/example_server/responder.h"
@@ -22,7 +24,15 @@ class SlowCount;
 
 class McpHandler {
  public:
-  explicit McpHandler(uv_loop_t* loop);
+  enum class Mode {
+    // Revisions 2024-11-05 to 2025-11-25: initialize first, then requests in a session.
+    kSession,
+    // Revision 2026-07-28: no initialize and no ping; server/discover; every result carries
+    // resultType, the server's identity in _meta, and caching hints where the schema wants them.
+    kStateless,
+  };
+
+  explicit McpHandler(uv_loop_t* loop, Mode mode = Mode::kSession);
   ~McpHandler();
 
   McpHandler(const McpHandler&) = delete;
@@ -44,14 +54,19 @@ class McpHandler {
   // The revision agreed by initialize; empty before it.
   const std::string& protocol_version() const { return protocol_version_; }
 
+  // True for the methods a stateless handler answers.
+  static bool IsStatelessMethod(std::string_view method);
+
  private:
   std::string Initialize(const Message& request);
+  std::string Discover(const Message& request);
   std::string CallTool(const Message& request, std::unique_ptr<Responder>* responder);
   std::string ReadResource(const Message& request);
   std::string GetPrompt(const Message& request);
   void Cancel(const std::string& id_json);
 
   uv_loop_t* loop_;
+  Mode mode_;
   std::string protocol_version_;
   // Long operations by request id (as JSON text), so notifications/cancelled can find them.
   std::map<std::string, SlowCount*> running_;

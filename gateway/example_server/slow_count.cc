@@ -105,6 +105,9 @@ void SlowCount::Step() {
     std::string message = "step " + std::to_string(count_) + " of " + std::to_string(args_.n);
     params.AddMember("message", rapidjson::Value(message.c_str(), alloc), alloc);
     responder_->Notify(MakeNotification("notifications/progress", params));
+    if (closing_) {
+      return;  // the write failed, the client is gone, and the owner cancelled us meanwhile
+    }
   }
   if (count_ < args_.n) {
     Arm();

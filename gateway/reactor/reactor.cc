@@ -60,6 +60,7 @@ void Reactor::Run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   // Everything is closed; let the last close callbacks run, then release the loop.
   while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_NOWAIT);
+  tls::ReleaseThreadResources();
 }
 
 void Reactor::RequestDrain() {

@@ -2,6 +2,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <mutex>
 
@@ -60,6 +61,12 @@ struct CtxHolder {
 void InitLibrary() {
   static std::once_flag once;
   std::call_once(once, [] { wolfSSL_Init(); });
+}
+
+void ReleaseThreadResources() {
+#ifdef FP_ECC
+  wc_ecc_fp_free();
+#endif
 }
 
 Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsConfig& config) {

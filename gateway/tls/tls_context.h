@@ -18,6 +18,9 @@ namespace portcullis::tls {
 
 // wolfSSL's library-wide init; idempotent and thread-safe. Call before any other TLS use.
 void InitLibrary();
+// Frees wolfSSL's per-thread caches (the fixed-point ECC cache of Debian's FP_ECC build, which
+// is thread-local and otherwise leaks). Call on every thread that did TLS work, as it ends.
+void ReleaseThreadResources();
 
 // The defaults are AEAD suites with ECDHE only. Debian's wolfSSL compiles NULL, anonymous
 // and RC4 suites in, so a list is always set explicitly, never left to the library.
