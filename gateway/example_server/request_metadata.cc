@@ -101,9 +101,8 @@ bool DecodeHeaderValue(const std::string& value, std::string* decoded) {
 
 std::string Mismatch(std::string_view header, std::string_view header_value,
                      std::string_view body_value) {
-  return "Header mismatch: " + std::string(header) + " header value '" +
-         std::string(header_value) + "' does not match body value '" + std::string(body_value) +
-         "'";
+  return "Header mismatch: " + std::string(header) + " header value '" + std::string(header_value) +
+         "' does not match body value '" + std::string(body_value) + "'";
 }
 
 }  // namespace

@@ -143,8 +143,10 @@ void ClientConnection::ContinueHandshake() {
     return;
   }
   const Identity& id = tls_->identity();
-  spdlog::debug("tls: {} handshake ok in {} ms: {} {} resumed={} cn=\"{}\" spiffe=\"{}\"", peer_,
-                uv_now(reactor_->loop()) - handshake_start_ms_, tls_->version(), tls_->cipher(),
+  spdlog::debug("tls: {} handshake ok on reactor {} in {} ms: {} {} resumed={} cn=\"{}\" "
+                "spiffe=\"{}\"",
+                peer_, reactor_->index(), uv_now(reactor_->loop()) - handshake_start_ms_,
+                tls_->version(), tls_->cipher(),
                 tls_->resumed(), id.cn, id.spiffe_id);
   EnterIdle();
   ReadPlaintext();  // the client may have sent its request with its Finished message

@@ -111,8 +111,14 @@ int Server::Run() {
 
   for (auto& r : reactors_) r->Join();
   uint64_t accepted = 0;
-  for (auto& r : reactors_) accepted += r->accepted();
-  spdlog::info("stopped after {} connections", accepted);
+  std::string per_reactor_counts;
+  for (auto& r : reactors_) {
+    accepted += r->accepted();
+    if (!per_reactor_counts.empty()) per_reactor_counts += ", ";
+    per_reactor_counts += "reactor " + std::to_string(r->index()) + ": " +
+                          std::to_string(r->accepted());
+  }
+  spdlog::info("stopped after {} connections ({})", accepted, per_reactor_counts);
   return 0;
 }
 
