@@ -20,10 +20,18 @@ int CheckCommand(const std::vector<std::string>& args) {
   for (const std::string& w : load.config.warnings) {
     std::fprintf(stderr, "warning: %s\n", w.c_str());
   }
+  std::vector<ConfigError> missing = CheckReferencedFiles(load.config);
+  for (const ConfigError& e : missing) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  if (!missing.empty()) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", path->c_str(), missing.size());
+    return 1;
+  }
   // Load certificates, keys, CAs and CRLs exactly as `run` does.
   Result<std::shared_ptr<const tls::TlsContext>> tls = tls::TlsContext::Create(load.config.tls);
   if (!tls.ok()) {
-    std::fprintf(stderr, "%s: %s\n", path->c_str(), tls.error().c_str());
+    std::string where = LocateFileMessage(load.config, tls.error());
+    std::fprintf(stderr, "%s%s\n", where.empty() ? (*path + ": ").c_str() : where.c_str(),
+                 tls.error().c_str());
     return 1;
   }
   std::printf("%s: OK (%zu listen address(es), %zu upstream(s))\n", path->c_str(),

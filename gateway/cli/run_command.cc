@@ -20,11 +20,14 @@ int RunCommand(const std::vector<std::string>& args) {
                  path->c_str());
     return 1;
   }
+  std::vector<ConfigError> missing = CheckReferencedFiles(load.config);
+  for (const ConfigError& e : missing) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  if (!missing.empty()) return 1;
   for (const std::string& w : load.config.warnings) spdlog::warn("{}", w);
   auto config = std::make_shared<const Config>(std::move(load.config));
   Result<std::unique_ptr<reactor::Server>> server = reactor::Server::Create(config);
   if (!server.ok()) {
-    spdlog::critical("{}", server.error());
+    spdlog::critical("{}{}", LocateFileMessage(*config, server.error()), server.error());
     return 1;
   }
   return (*server)->Run();

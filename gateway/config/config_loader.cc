@@ -429,6 +429,7 @@ class Loader {
       return false;
     }
     *out = Resolve(path);
+    config_->files.push_back({*out, value.loc.line, value.loc.col, pointer});
     return true;
   }
 
@@ -858,6 +859,40 @@ ConfigLoad LoadConfig(const std::string& path) {
     return fail(std::string("cannot read: ") + std::strerror(saved_errno));
   }
   return ParseConfig(path, text);
+}
+
+}  // namespace portcullis
+
+namespace portcullis {
+
+std::vector<ConfigError> CheckReferencedFiles(const Config& config) {
+  std::vector<ConfigError> errors;
+  for (const FileReference& ref : config.files) {
+    std::string problem;
+    std::error_code ec;
+    if (!fs::exists(ref.path, ec)) {
+      problem = "no such file";
+    } else if (!fs::is_regular_file(ref.path, ec)) {
+      problem = "not a regular file";
+    } else if (std::FILE* f = std::fopen(ref.path.c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      problem = std::string("cannot open: ") + std::strerror(errno);
+    }
+    if (!problem.empty()) {
+      errors.push_back({config.file, ref.line, ref.col, ref.pointer, ref.path + ": " + problem});
+    }
+  }
+  return errors;
+}
+
+std::string LocateFileMessage(const Config& config, const std::string& message) {
+  for (const FileReference& ref : config.files) {
+    if (message.find(ref.path) != std::string::npos) {
+      return config.file + ":" + std::to_string(ref.line) + ":" + std::to_string(ref.col) + ": ";
+    }
+  }
+  return "";
 }
 
 }  // namespace portcullis

@@ -11,8 +11,16 @@
 namespace portcullis::tls {
 namespace {
 
+// wolfSSL's file loaders return WOLFSSL_FAILURE (0) or a negative code; for 0 the reason is
+// in the error queue.
 std::string WolfError(int code) {
   char buf[WOLFSSL_MAX_ERROR_SZ];
+  if (code == WOLFSSL_FAILURE) {
+    unsigned long queued = wolfSSL_ERR_get_error();
+    if (queued == 0) return "not a valid PEM file of the expected kind";
+    wolfSSL_ERR_error_string_n(queued, buf, sizeof(buf));
+    return buf;
+  }
   wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buf, sizeof(buf));
   return std::string(buf) + " (" + std::to_string(code) + ")";
 }

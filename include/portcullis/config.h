@@ -76,6 +76,15 @@ struct Limits {
   uint32_t max_json_depth = 64;
 };
 
+// Where the config names a file the gateway reads (certificates, keys, CAs, CRLs, policy),
+// so that a missing or unreadable file can be reported at the key that names it.
+struct FileReference {
+  std::string path;  // absolute
+  int line = 0;
+  int col = 0;
+  std::string pointer;
+};
+
 struct Config {
   std::string file;      // absolute path of the config file
   std::string base_dir;  // its folder
@@ -87,6 +96,7 @@ struct Config {
   AuditConfig audit;
   AdminConfig admin;
   Limits limits;
+  std::vector<FileReference> files;
   // Non-fatal findings (e.g. a key whose feature is not built yet), each "file:line:col: ...".
   std::vector<std::string> warnings;
 
@@ -116,5 +126,11 @@ struct ConfigLoad {
 ConfigLoad LoadConfig(const std::string& path);
 // Same from text already in memory; `path` is used for messages and relative paths.
 ConfigLoad ParseConfig(const std::string& path, const std::string& text);
+
+// Checks that every file the config names (Config::files) is a readable regular file; one
+// located error per file that is not. Touches the file system, nothing else.
+std::vector<ConfigError> CheckReferencedFiles(const Config& config);
+// "file:line:col: " for the reference whose path appears in `message`, or "".
+std::string LocateFileMessage(const Config& config, const std::string& message);
 
 }  // namespace portcullis
