@@ -387,10 +387,10 @@ void HttpServer::HandleStateless(HttpConnection* connection, const HttpRequest& 
   if (version != kStatelessProtocolVersion) {
     rapidjson::Document data(rapidjson::kObjectType);
     auto& alloc = data.GetAllocator();
-    rapidjson::Document supported(&alloc);
+    rapidjson::Document supported;
     std::string_view versions = SupportedVersionsJson();
     supported.Parse(versions.data(), versions.size());
-    data.AddMember("supported", supported, alloc);
+    data.AddMember("supported", rapidjson::Value(supported, alloc), alloc);
     data.AddMember("requested", rapidjson::Value(version.c_str(), alloc), alloc);
     connection->SendResponse(
         400, kJsonType,
@@ -406,7 +406,7 @@ void HttpServer::HandleStateless(HttpConnection* connection, const HttpRequest& 
     SendJsonError(connection, 404, id, kMethodNotFound, "Method not found: " + message.method());
     return;
   }
-  // Nothing outlives the request, so nothing is shared between requests.
+  // A fresh handler per request: stateless requests share nothing, not even request ids.
   auto handler = std::make_unique<McpHandler>(loop_, McpHandler::Mode::kStateless);
   auto responder = std::make_unique<HttpResponder>(connection, "");
   HttpResponder* pending = responder.get();

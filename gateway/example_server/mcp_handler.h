@@ -1,5 +1,6 @@
 // McpHandler: the MCP protocol logic of one session, independent of the transport. It answers
-// initialize, ping, tools/*, resources/*, prompts/* and handles notifications/cancelled.
+// initialize, ping, tools/*, resources/*, prompts/* and handles notifications/cancelled; in
+// stateless mode (2026-07-28) server/discover instead of initialize and ping.
 //
 // stdio has one handler for the life of the process; the HTTP transport has one per
 // Mcp-Session-Id, and a fresh one per stateless (2026-07-28) request. Quick requests are answered

@@ -65,9 +65,8 @@ TEST_F(GatewayReactors, ManyShortConnectionsAreAllServed) {
 }
 
 TEST_F(GatewayReactors, ConnectionsAreSpreadOverBothReactors) {
-  // The handshake log line does not name the reactor, so this looks at what the gateway does
-  // say per reactor: at SIGTERM each reactor logs (at debug level) "reactor N: draining K
-  // connections". With many connections held open, both reactors must hold some: the kernel
+  // At SIGTERM each reactor logs (at debug level) "reactor N: draining K connections": the
+  // connections it holds open right then, which is what this test is about. With many connections held open, both reactors must hold some: the kernel
   // spreads SO_REUSEPORT connections by a hash of the 4-tuple (all on one of two reactors has a
   // probability of 2^-31 here).
   constexpr int kOpen = 32;
