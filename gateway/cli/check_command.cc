@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "gateway/cli/config_flag.h"
+#include "gateway/config/policy_file.h"
 #include "gateway/tls/tls_context.h"
 #include "portcullis/config.h"
 
@@ -34,8 +35,16 @@ int CheckCommand(const std::vector<std::string>& args) {
                  tls.error().c_str());
     return 1;
   }
-  std::printf("%s: OK (%zu listen address(es), %zu upstream(s))\n", path->c_str(),
-              load.config.listen.size(), load.config.upstreams.size());
+  config::LoadedPolicy policy = config::LoadPolicyFile(load.config);
+  for (const std::string& w : policy.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  for (const std::string& e : policy.errors) std::fprintf(stderr, "%s\n", e.c_str());
+  if (!policy.ok()) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", load.config.policy.c_str(), policy.errors.size());
+    return 1;
+  }
+  std::printf("%s: OK (%zu listen address(es), %zu upstream(s), %zu policy rule(s))\n",
+              path->c_str(), load.config.listen.size(), load.config.upstreams.size(),
+              policy.policy->rule_count());
   return 0;
 }
 

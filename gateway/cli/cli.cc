@@ -9,6 +9,7 @@
 
 #include "gateway/cli/check_command.h"
 #include "gateway/cli/pki_command.h"
+#include "gateway/cli/policy_command.h"
 #include "gateway/cli/run_command.h"
 #include "gateway/tls/tls_context.h"
 
@@ -25,6 +26,9 @@ constexpr const char* kUsage =
     "  pki issue --ca DIR --cn NAME [--uri URI]... [--dns NAME]... [--ip ADDR]...\n"
     "            [--email ADDR]... [--days N] [--server] [--rsa] --out DIR\n"
     "                             issue one more certificate from a dev CA\n"
+    "  policy explain --config FILE --cert CLIENT.pem --server NAME [--method M]\n"
+    "                 [--tool T | --prompt P | --resource URI]\n"
+    "                             the policy's decision, its rule, and why\n"
     "  version                    print the version\n";
 
 // The human log goes to stderr; stdout stays free for the audit stream ("-").
@@ -56,6 +60,7 @@ int Main(int argc, char** argv) {
   if (command == "run") code = RunCommand(rest);
   if (command == "check") code = CheckCommand(rest);
   if (command == "pki") code = RunPkiCommand(rest);
+  if (command == "policy") code = PolicyCommand(rest);
   if (code >= 0) {
     tls::ReleaseThreadResources();
     return code;

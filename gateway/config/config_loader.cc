@@ -67,7 +67,6 @@ struct NotBuiltYet {
   const char* message;
 };
 constexpr NotBuiltYet kNotBuiltYet[] = {
-    {"/policy", "policy files are not enforced yet; this key is ignored"},
     {"/audit", "the audit log is not built yet; this key is ignored"},
     {"/admin", "the admin listener is not built yet; this key is ignored"},
 };

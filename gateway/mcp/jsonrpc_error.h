@@ -40,6 +40,7 @@ inline constexpr int kUnknownUpstream = -32004;
 inline constexpr int kRequestTooLarge = -32005;
 inline constexpr int kRateLimited = -32006;
 inline constexpr int kGatewayDraining = -32007;
+inline constexpr int kSessionNotFound = -32008;
 
 struct JsonRpcErrorCode {
   int code;

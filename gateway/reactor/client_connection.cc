@@ -16,6 +16,31 @@ namespace portcullis::reactor {
 namespace {
 
 constexpr unsigned char kTlsHandshakeRecord = 0x16;
+
+// What the policy judges in a JSON-RPC message. GET (the server's stream) and DELETE (end of
+// session) carry no message: they need the upstream grant only, like a response message.
+policy::Action ActionOf(std::string_view upstream, const mcp::MessageInfo& info) {
+  policy::Action action;
+  action.upstream = upstream;
+  action.method = info.method;
+  const std::string& m = info.method;
+  if (m == "tools/call") {
+    action.object = policy::Action::Object::kTool;
+    action.name = info.name;
+  } else if (m == "prompts/get") {
+    action.object = policy::Action::Object::kPrompt;
+    action.name = info.name;
+  } else if (m == "resources/read" || m == "resources/subscribe" ||
+             m == "resources/unsubscribe") {
+    action.object = policy::Action::Object::kResource;
+    action.name = info.uri;
+  } else if (m == "completion/complete") {
+    action.object = info.ref_type == "ref/prompt" ? policy::Action::Object::kPrompt
+                                                  : policy::Action::Object::kResource;
+    action.name = info.ref_name_or_uri;
+  }
+  return action;
+}
 constexpr uint64_t kLingerMs = 5000;
 
 struct WriteRequest {
@@ -275,7 +300,22 @@ void ClientConnection::Dispatch() {
         headers);
     return;
   }
+  const Snapshot& snapshot = reactor_->snapshot();
+  const Identity& identity = tls_->identity();
+  std::shared_ptr<const policy::Policy> policy = snapshot.policy;  // this request's policy
+
+  // Zero trust first: an identity with no grant for the upstream learns nothing more.
+  policy::UpstreamGrant grant = policy->GrantFor(identity, upstream->name);
+  if (!grant.granted()) {
+    spdlog::info("policy: {} cn=\"{}\" denied upstream {}", peer_, identity.cn, upstream->name);
+    AnswerError(403, mcp::kForbidden,
+                "forbidden: no rule grants upstream \"" + upstream->name + "\" to this client",
+                "");
+    return;
+  }
+
   std::string id_json;
+  upstream::ResponseRules rules;
   if (method == "POST") {
     mcp::InspectResult inspected =
         mcp::InspectMessage(request_.body, static_cast<int>(config.limits.max_json_depth));
@@ -285,30 +325,83 @@ void ClientConnection::Dispatch() {
       http::WriteSimpleResponse(this, e.http_status, "application/json", e.Body());
       return;
     }
+    const mcp::MessageInfo& info = inspected.info();
     auto header = [this](std::string_view name) -> std::optional<std::string_view> {
       const std::string* v = request_.Header(name);
       return v ? std::optional<std::string_view>(*v) : std::nullopt;
     };
-    if (auto mismatch = mcp::CheckRequestHeaders(inspected.info(), header("Mcp-Method"),
-                                                 header("Mcp-Name"),
+    if (auto mismatch = mcp::CheckRequestHeaders(info, header("Mcp-Method"), header("Mcp-Name"),
                                                  header("MCP-Protocol-Version"))) {
       spdlog::debug("mcp: {} refused: {} {}", peer_, mismatch->code, mismatch->message);
       http::WriteSimpleResponse(this, mismatch->http_status, "application/json",
                                 mismatch->Body());
       return;
     }
-    id_json = inspected.info().id_json;
+    id_json = info.id_json;
+    policy::Decision decision = policy->Decide(identity, ActionOf(upstream->name, info));
+    if (!decision.allowed) {
+      spdlog::info("policy: {} cn=\"{}\" denied {} on {}: {}", peer_, identity.cn, info.method,
+                   upstream->name, decision.reason);
+      // A JSON-RPC error in a 200 reply: clients surface it to the agent as a refused call,
+      // where a 4xx would look like a broken transport.
+      http::WriteSimpleResponse(
+          this, 200, "application/json",
+          mcp::JsonRpcErrorBody(id_json, mcp::kForbidden, "forbidden: " + decision.reason));
+      return;
+    }
+    if (decision.rate_limit &&
+        !reactor_->rate_limiter().Allow(decision.rule, mcp::SessionIdentityKey(identity),
+                                        *decision.rate_limit, uv_now(reactor_->loop()) / 1000.0)) {
+      spdlog::info("policy: {} cn=\"{}\" rate limited by rule \"{}\"", peer_, identity.cn,
+                   decision.rule);
+      http::WriteSimpleResponse(
+          this, 429, "application/json",
+          mcp::JsonRpcErrorBody(id_json, mcp::kRateLimited,
+                                "rate limit of rule \"" + decision.rule + "\" exceeded"),
+          {{"Retry-After", "1"}});
+      return;
+    }
+    rules.list_kind = mcp::ListKindOf(info.method);
   }
+
+  // Sessions are bound to the identity that opened them (mcp/session_seal.h).
+  rules.sealer = snapshot.sealer.get();
+  rules.identity = &identity;
+  for (auto& [name, value] : request_.headers) {
+    if (!http::EqualsIgnoreCase(name, "mcp-session-id")) continue;
+    std::optional<mcp::SessionSealer::Opened> opened = snapshot.sealer->Open(identity, value);
+    if (!opened || opened->upstream != upstream->name) {
+      AnswerError(404, mcp::kSessionNotFound, "session not found", id_json);
+      return;
+    }
+    if (!opened->same_identity) {
+      spdlog::warn("policy: {} cn=\"{}\" presented a session of another identity", peer_,
+                   identity.cn);
+      AnswerError(403, mcp::kForbidden, "forbidden: the session belongs to another client",
+                  id_json);
+      return;
+    }
+    rules.client_session_id = value;
+    rules.upstream_session_id = opened->upstream_session_id;
+    value = opened->upstream_session_id;  // the upstream sees its own id
+  }
+
   if (upstream->kind != UpstreamConfig::Kind::kHttp || upstream->scheme != "http") {
     AnswerError(502, mcp::kUpstreamUnavailable,
                 "upstream \"" + upstream->name + "\": this transport is not supported yet",
                 id_json);
     return;
   }
+  if (rules.list_kind != mcp::ListKind::kNone) {
+    rules.policy = policy;
+    rules.grant = std::move(grant);
+    rules.max_buffer_bytes = config.limits.max_body_bytes;
+  }
   std::string bytes =
-      upstream::BuildUpstreamRequest(request_, *upstream, tls_->identity(), peer_ip_);
+      upstream::BuildUpstreamRequest(request_, *upstream, identity, peer_ip_);
   exchange_ = std::make_unique<upstream::ProxyExchange>(&reactor_->pool(), upstream, this,
-                                                        std::move(bytes), id_json);
+                                                        std::move(bytes), id_json,
+                                                        std::move(rules));
   exchange_->Start();
 }
 

@@ -68,6 +68,14 @@ void Reactor::RequestDrain() {
   uv_async_send(&wakeup_);
 }
 
+void Reactor::PublishPolicy(std::shared_ptr<const policy::Policy> policy) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    mailbox_policy_ = std::move(policy);
+  }
+  uv_async_send(&wakeup_);
+}
+
 void Reactor::Join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -88,6 +96,12 @@ void Reactor::OnConnection(uv_stream_t* server, int status) {
 
 void Reactor::OnWakeup(uv_async_t* async) {
   auto* self = static_cast<Reactor*>(async->data);
+  std::shared_ptr<const policy::Policy> policy;
+  {
+    std::lock_guard<std::mutex> lock(self->mailbox_mu_);
+    policy = std::move(self->mailbox_policy_);
+  }
+  if (policy) self->snapshot_.policy = std::move(policy);
   if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_) {
     self->BeginDrain();
   }

@@ -14,8 +14,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include <mutex>
+
+#include "gateway/mcp/session_seal.h"
+#include "gateway/reactor/rate_limiter.h"
 #include "gateway/tls/tls_context.h"
 #include "portcullis/config.h"
+#include "portcullis/policy.h"
 #include "portcullis/result.h"
 
 namespace portcullis::upstream {
@@ -30,6 +35,8 @@ class ClientConnection;
 struct Snapshot {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const tls::TlsContext> tls;
+  std::shared_ptr<const policy::Policy> policy;
+  std::shared_ptr<const mcp::SessionSealer> sealer;
 };
 
 class Reactor {
@@ -44,6 +51,9 @@ class Reactor {
   Status Start();
   // Stop accepting, let in-flight exchanges finish within drain_timeout_ms, then stop.
   void RequestDrain();
+  // Replaces the policy for requests that start from now on (requests in flight keep the one
+  // they started with). Thread-safe; takes effect on the reactor's next loop turn.
+  void PublishPolicy(std::shared_ptr<const policy::Policy> policy);
   void Join();
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
 
@@ -52,6 +62,7 @@ class Reactor {
   int index() const { return index_; }
   const Snapshot& snapshot() const { return snapshot_; }
   upstream::UpstreamPool& pool() { return *pool_; }
+  RateLimiter& rate_limiter() { return rate_limiter_; }
   bool draining() const { return draining_; }
   // A buffer for socket reads, reused by every read on this loop: a read callback consumes
   // or copies what it received before returning.
@@ -83,6 +94,11 @@ class Reactor {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_set<ClientConnection*> connections_;
   std::unique_ptr<upstream::UpstreamPool> pool_;
+  RateLimiter rate_limiter_;
+  // Reload mailbox: written by the control thread, taken by the reactor in OnWakeup. The
+  // only lock in the reactor, and never on the request path.
+  std::mutex mailbox_mu_;
+  std::shared_ptr<const policy::Policy> mailbox_policy_;
   std::unique_ptr<char[]> read_buffer_;
   std::thread thread_;
   std::atomic<bool> drain_requested_{false};

@@ -5,6 +5,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <filesystem>
+
+#include "gateway/config/policy_file.h"
 #include "gateway/reactor/listen_socket.h"
 
 namespace portcullis::reactor {
@@ -12,9 +15,16 @@ namespace {
 
 constexpr int kBacklog = 1024;
 
+// Coalesces the bursts of file events an editor or a ConfigMap update makes.
+constexpr uint64_t kReloadDebounceMs = 200;
+
 struct ControlLoop {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
+  uv_fs_event_t watch;
+  uv_timer_t debounce;
+  bool watching = false;
+  Server* server;
   std::vector<std::unique_ptr<Reactor>>* reactors;
   bool draining = false;
 };
@@ -23,6 +33,19 @@ void CloseSignals(ControlLoop* control) {
   for (uv_signal_t* s : {&control->sigterm, &control->sigint, &control->sighup}) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
+  uv_close(reinterpret_cast<uv_handle_t*>(&control->debounce), nullptr);
+  if (control->watching) uv_close(reinterpret_cast<uv_handle_t*>(&control->watch), nullptr);
+}
+
+void OnDebounced(uv_timer_t* timer) {
+  auto* control = static_cast<ControlLoop*>(timer->data);
+  control->server->ReloadPolicy("policy file changed");
+}
+
+void OnPolicyDirChanged(uv_fs_event_t* handle, const char*, int, int status) {
+  auto* control = static_cast<ControlLoop*>(handle->data);
+  if (status != 0 || control->draining) return;
+  uv_timer_start(&control->debounce, OnDebounced, kReloadDebounceMs, 0);
 }
 
 void OnStopSignal(uv_signal_t* handle, int signum) {
@@ -35,8 +58,9 @@ void OnStopSignal(uv_signal_t* handle, int signum) {
   CloseSignals(control);
 }
 
-void OnReloadSignal(uv_signal_t*, int) {
-  spdlog::warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+void OnReloadSignal(uv_signal_t* handle, int) {
+  auto* control = static_cast<ControlLoop*>(handle->data);
+  if (!control->draining) control->server->ReloadPolicy("SIGHUP");
 }
 
 }  // namespace
@@ -46,7 +70,18 @@ Result<std::unique_ptr<Server>> Server::Create(std::shared_ptr<const Config> con
   server->config_ = config;
   Result<std::shared_ptr<const tls::TlsContext>> tls = tls::TlsContext::Create(config->tls);
   if (!tls.ok()) return tls.status();
-  server->snapshot_ = Snapshot{config, *tls};
+  config::LoadedPolicy policy = config::LoadPolicyFile(*config);
+  for (const std::string& w : policy.warnings) spdlog::warn("{}", w);
+  if (!policy.ok()) {
+    std::string all;
+    for (const std::string& e : policy.errors) all += "\n  " + e;
+    return Status::Error("policy: " + std::to_string(policy.errors.size()) + " error(s):" + all);
+  }
+  server->policy_sha256_ = policy.sha256;
+  Result<mcp::SessionSealer> sealer = mcp::SessionSealer::CreateRandom();
+  if (!sealer.ok()) return sealer.status();
+  server->snapshot_ = Snapshot{config, *tls, policy.policy,
+                               std::make_shared<const mcp::SessionSealer>(*sealer)};
 
   uint32_t reactors = std::max<uint32_t>(1, config->reactors);
   server->fds_per_reactor_.resize(reactors);
@@ -77,6 +112,25 @@ Server::~Server() {
   }
 }
 
+void Server::ReloadPolicy(const char* why) {
+  config::LoadedPolicy policy = config::LoadPolicyFile(*config_);
+  if (!policy.ok()) {
+    for (const std::string& e : policy.errors) spdlog::error("{}", e);
+    spdlog::error("{}: policy {} not loaded ({} error(s)); keeping the last good one ({})", why,
+                  config_->policy, policy.errors.size(), policy_sha256_.substr(0, 12));
+    return;
+  }
+  for (const std::string& w : policy.warnings) spdlog::warn("{}", w);
+  if (policy.sha256 == policy_sha256_) {
+    spdlog::debug("{}: policy unchanged", why);
+    return;
+  }
+  policy_sha256_ = policy.sha256;
+  for (auto& r : reactors_) r->PublishPolicy(policy.policy);
+  spdlog::info("{}: policy reloaded from {}: {} rules, sha256 {}", why, config_->policy,
+               policy.policy->rule_count(), policy_sha256_.substr(0, 12));
+}
+
 int Server::Run() {
   signal(SIGPIPE, SIG_IGN);  // a peer that vanished is an error code, not a dead process
   uint32_t count = static_cast<uint32_t>(fds_per_reactor_.size());
@@ -97,8 +151,25 @@ int Server::Run() {
   }
 
   ControlLoop control;
+  control.server = this;
   control.reactors = &reactors_;
   uv_loop_init(&control.loop);
+  uv_timer_init(&control.loop, &control.debounce);
+  control.debounce.data = &control;
+  if (!config_->policy.empty()) {
+    // Watch the folder, not the file: editors replace files by rename, and Kubernetes swaps
+    // a ConfigMap by re-pointing the folder's ..data symlink.
+    std::string dir = std::filesystem::path(config_->policy).parent_path().string();
+    uv_fs_event_init(&control.loop, &control.watch);
+    control.watch.data = &control;
+    if (int rc = uv_fs_event_start(&control.watch, OnPolicyDirChanged, dir.c_str(), 0); rc == 0) {
+      control.watching = true;
+    } else {
+      spdlog::warn("cannot watch {} for policy changes ({}); SIGHUP still reloads", dir,
+                   uv_strerror(rc));
+      uv_close(reinterpret_cast<uv_handle_t*>(&control.watch), nullptr);
+    }
+  }
   for (auto [handle, signum] : {std::pair{&control.sigterm, SIGTERM},
                                 std::pair{&control.sigint, SIGINT},
                                 std::pair{&control.sighup, SIGHUP}}) {

@@ -1,6 +1,7 @@
 // Server: the running gateway: the listening sockets, one Reactor per thread, and the
-// control loop that owns the signals (SIGTERM/SIGINT = drain then exit; SIGHUP = reload,
-// which arrives with the operations issue).
+// control loop that owns the signals (SIGTERM/SIGINT = drain then exit; SIGHUP = reload the
+// policy) and watches the policy file (a change, or a Kubernetes ConfigMap symlink swap,
+// reloads it too). A policy that fails to load is reported and the last good one stays.
 //
 // Created and run on the main thread; Run() returns when every reactor has drained.
 #pragma once
@@ -27,8 +28,13 @@ class Server {
   // The bound addresses, e.g. "127.0.0.1:8443" (after Create).
   const std::vector<std::string>& bound_addresses() const { return bound_; }
 
+  // Control thread: re-reads the policy file and publishes it to every reactor if it loads
+  // and changed. `why` is for the log ("SIGHUP", "file changed").
+  void ReloadPolicy(const char* why);
+
  private:
   Server() = default;
+  std::string policy_sha256_;
   std::shared_ptr<const Config> config_;
   Snapshot snapshot_;
   std::vector<std::vector<int>> fds_per_reactor_;

@@ -11,12 +11,14 @@ namespace portcullis::upstream {
 
 ProxyExchange::ProxyExchange(UpstreamPool* pool, const UpstreamConfig* upstream,
                              http::ResponseWriter* writer, std::string request,
-                             std::string id_json)
+                             std::string id_json, ResponseRules rules)
     : pool_(pool),
       upstream_(upstream),
       writer_(writer),
       request_(std::move(request)),
-      id_json_(std::move(id_json)) {}
+      id_json_(std::move(id_json)),
+      rules_(std::move(rules)),
+      splitter_(rules_.max_buffer_bytes) {}
 
 ProxyExchange::~ProxyExchange() { Cancel(); }
 
@@ -44,6 +46,18 @@ void ProxyExchange::OnClientDrained() {
   }
 }
 
+std::string ProxyExchange::SealSessionId(const std::string& upstream_id) {
+  if (!rules_.client_session_id.empty() && upstream_id == rules_.upstream_session_id) {
+    return rules_.client_session_id;  // the id the client already holds
+  }
+  Result<std::string> sealed = rules_.sealer->Seal(*rules_.identity, upstream_->name, upstream_id);
+  if (!sealed.ok()) {
+    spdlog::warn("upstream {}: {}", upstream_->name, sealed.error());
+    return std::string();
+  }
+  return std::move(sealed).value();
+}
+
 void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
                                    std::optional<uint64_t> content_length) {
   std::string().swap(request_);  // a response started: no retry any more
@@ -51,32 +65,94 @@ void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
   http::HeaderList out;
   out.reserve(headers.size() + 1);
   bool event_stream = false;
+  bool json = false;
   for (auto& [name, value] : headers) {
     if (http::IsHopByHopHeader(name)) continue;
     if (http::EqualsIgnoreCase(name, "x-accel-buffering")) continue;  // set below
-    if (http::EqualsIgnoreCase(name, "content-type") &&
-        value.find("text/event-stream") != std::string::npos) {
-      event_stream = true;
+    if (http::EqualsIgnoreCase(name, "content-type")) {
+      event_stream = value.find("text/event-stream") != std::string::npos;
+      json = value.find("application/json") != std::string::npos;
+    }
+    if (rules_.sealer && http::EqualsIgnoreCase(name, "mcp-session-id")) {
+      value = SealSessionId(value);
+      if (value.empty()) continue;
     }
     out.emplace_back(std::move(name), std::move(value));
   }
   // Tell any buffering proxy in front of us not to hold events back (MCP 2026-07-28).
   if (event_stream) out.emplace_back("X-Accel-Buffering", "no");
-  writer_->WriteHead(status, out, content_length);
+  if (rules_.list_kind != mcp::ListKind::kNone && status == 200) {
+    if (json) {
+      mode_ = BodyMode::kBufferJson;  // the length changes: the head waits for the body
+      held_headers_ = std::move(out);
+      return;
+    }
+    if (event_stream) mode_ = BodyMode::kFilterSse;
+  }
+  head_written_ = true;
+  writer_->WriteHead(status, out, mode_ == BodyMode::kStream ? content_length : std::nullopt);
+}
+
+void ProxyExchange::WriteFilteredEvent(std::string_view event) {
+  size_t removed = 0;
+  std::optional<std::string> filtered =
+      mcp::FilterListResponse(mcp::SseEventData(event), rules_.list_kind, rules_.grant, &removed);
+  if (filtered && removed > 0) {
+    writer_->WriteBody(mcp::ReplaceSseEventData(event, *filtered));
+  } else {
+    writer_->WriteBody(event);
+  }
 }
 
 void ProxyExchange::OnUpstreamBody(std::string_view data) {
   response_bytes_ += data.size();
-  writer_->WriteBody(data);
+  switch (mode_) {
+    case BodyMode::kStream:
+      writer_->WriteBody(data);
+      break;
+    case BodyMode::kBufferJson:
+      if (held_body_.size() + data.size() > rules_.max_buffer_bytes) {
+        FailLocally(502, mcp::kUpstreamUnavailable, "list response larger than the limit");
+        return;
+      }
+      held_body_.append(data);
+      return;
+    case BodyMode::kFilterSse:
+      if (!splitter_.Feed(data, [this](std::string_view e) { WriteFilteredEvent(e); })) {
+        writer_->Abort();  // an event larger than the bound: cut rather than pass it unfiltered
+        Cancel();
+        return;
+      }
+      break;
+  }
   if (!paused_ && connection_ && writer_->buffered_bytes() > kHighWater) {
     paused_ = true;
     connection_->PauseReading();
   }
 }
 
+void ProxyExchange::FailLocally(int http_status, int code, const std::string& message) {
+  Cancel();
+  status_ = http_status;
+  http::WriteSimpleResponse(writer_, http_status, "application/json",
+                            mcp::JsonRpcErrorBody(id_json_, code, message));
+}
+
 void ProxyExchange::OnUpstreamComplete() {
   connection_ = nullptr;  // back in the pool or closing: no longer ours
-  writer_->Finish();      // may destroy this exchange: nothing after it
+  if (mode_ == BodyMode::kBufferJson) {
+    size_t removed = 0;
+    std::optional<std::string> filtered =
+        mcp::FilterListResponse(held_body_, rules_.list_kind, rules_.grant, &removed);
+    std::string body = filtered ? std::move(*filtered) : std::move(held_body_);
+    head_written_ = true;
+    writer_->WriteHead(status_, held_headers_, body.size());
+    writer_->WriteBody(body);
+  } else if (mode_ == BodyMode::kFilterSse) {
+    std::string rest = splitter_.TakeRest();
+    if (!rest.empty()) WriteFilteredEvent(rest);
+  }
+  writer_->Finish();  // may destroy this exchange: nothing after it
 }
 
 void ProxyExchange::OnUpstreamError(UpstreamError error, const std::string& detail,
@@ -91,7 +167,7 @@ void ProxyExchange::OnUpstreamError(UpstreamError error, const std::string& deta
   }
   spdlog::warn("upstream {} ({}:{}): {}: {}", upstream_->name, upstream_->host, upstream_->port,
                UpstreamErrorName(error), detail);
-  if (status_ != 0) {
+  if (head_written_) {
     writer_->Abort();  // the head is out: only a cut connection tells the truth
     return;
   }

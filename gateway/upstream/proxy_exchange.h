@@ -11,13 +11,34 @@
 #include <string>
 
 #include "gateway/http/response_writer.h"
+#include "gateway/mcp/list_filter.h"
+#include "gateway/mcp/session_seal.h"
+#include "gateway/mcp/sse_event_splitter.h"
 #include "gateway/upstream/upstream_sink.h"
 #include "portcullis/config.h"
+#include "portcullis/identity.h"
+#include "portcullis/policy.h"
 
 namespace portcullis::upstream {
 
 class UpstreamConnection;
 class UpstreamPool;
+
+// What the exchange does to the response on its way back, beyond streaming it.
+struct ResponseRules {
+  // List results are filtered to what `grant` allows (it points into `policy`, kept alive
+  // here); such responses are the only ones ever buffered: JSON whole, SSE event by event.
+  mcp::ListKind list_kind = mcp::ListKind::kNone;
+  std::shared_ptr<const policy::Policy> policy;
+  policy::UpstreamGrant grant;
+  size_t max_buffer_bytes = 4 << 20;
+  // Mcp-Session-Id values from the upstream are sealed to `identity` before the client sees
+  // them. The sealer and identity must outlive the exchange.
+  const mcp::SessionSealer* sealer = nullptr;
+  const Identity* identity = nullptr;
+  std::string client_session_id;    // the sealed id the client sent, if any
+  std::string upstream_session_id;  // what it opened to
+};
 
 class ProxyExchange : public UpstreamSink {
  public:
@@ -27,7 +48,7 @@ class ProxyExchange : public UpstreamSink {
   // `request` is the serialised upstream request; `id_json` the JSON-RPC id to echo in an
   // error reply ("" = null). `writer` and `upstream` must outlive the exchange.
   ProxyExchange(UpstreamPool* pool, const UpstreamConfig* upstream, http::ResponseWriter* writer,
-                std::string request, std::string id_json);
+                std::string request, std::string id_json, ResponseRules rules);
   ~ProxyExchange() override;
   ProxyExchange(const ProxyExchange&) = delete;
   ProxyExchange& operator=(const ProxyExchange&) = delete;
@@ -47,15 +68,25 @@ class ProxyExchange : public UpstreamSink {
   void OnUpstreamError(UpstreamError error, const std::string& detail, bool retryable) override;
 
  private:
+  enum class BodyMode { kStream, kBufferJson, kFilterSse };
   void Send(bool fresh);
+  std::string SealSessionId(const std::string& upstream_id);
+  void WriteFilteredEvent(std::string_view event);
+  void FailLocally(int http_status, int code, const std::string& message);
 
   UpstreamPool* pool_;
   const UpstreamConfig* upstream_;
   http::ResponseWriter* writer_;
   std::string request_;  // kept until the first response byte, for one retry
   std::string id_json_;
+  ResponseRules rules_;
+  BodyMode mode_ = BodyMode::kStream;
+  http::HeaderList held_headers_;  // kBufferJson: the head waits for the filtered body
+  std::string held_body_;
+  mcp::SseEventSplitter splitter_{1 << 20};
   UpstreamConnection* connection_ = nullptr;
   bool retried_ = false;
+  bool head_written_ = false;
   bool paused_ = false;
   int status_ = 0;
   uint64_t response_bytes_ = 0;

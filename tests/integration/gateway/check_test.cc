@@ -16,6 +16,7 @@ class GatewayCheck : public GatewayTestBase {
  protected:
   // Writes `text` as gateway.json and runs `portcullis check` on it.
   CommandResult Check(const std::string& text) {
+    dir_.Write("policy.json", GatewayConfig::kAllowAllPolicy);
     path_ = dir_.Write("gateway.json", text);
     auto result = RunCommand({PortcullisPath(), "check", "--config", path_}, kWaitMs);
     EXPECT_TRUE(result.ok()) << result.error();
@@ -94,6 +95,7 @@ TEST_F(GatewayCheck, SyntaxErrorExitsOneWithFileLineCol) {
 TEST_F(GatewayCheck, RunRefusesABadConfigWithExitOne) {
   GatewayConfig config;
   config.limits = {R"("max_header_byte": 4096)"};
+  dir_.Write("policy.json", config.PolicyJson());
   path_ = dir_.Write("gateway.json", config.ToJson());
   auto result = RunCommand({PortcullisPath(), "run", "--config", path_}, kWaitMs);
   ASSERT_TRUE(result.ok()) << result.error();

@@ -555,6 +555,19 @@ struct GatewayConfig {
   std::vector<std::string> tls;        // extra members of "tls", e.g. R"("crl": ["/x.pem"])"
   std::vector<std::string> upstreams;  // members of "upstreams", e.g. R"("a": {"url": "..."})"
   std::vector<std::string> limits;     // members of "limits", e.g. R"("idle_timeout_ms": 300)"
+  // The policy file's text; empty = one rule that grants every verified client everything
+  // (these tests are about the data plane; the policy has its own tests).
+  std::string policy;
+
+  static constexpr const char* kAllowAllPolicy = R"({
+  "rules": [{
+    "name": "test-allow-all",
+    "match": [{"issuer": "**"}],
+    "grant": {"*": {"tools": ["**"], "resources": ["**"], "prompts": ["**"],
+                    "methods": ["**"], "server_requests": ["**"]}}
+  }]
+})";
+  std::string PolicyJson() const { return policy.empty() ? kAllowAllPolicy : policy; }
 
   GatewayConfig& AddUpstream(const std::string& name, const std::string& url,
                              const std::string& extra_members = "") {
@@ -586,6 +599,7 @@ struct GatewayConfig {
     json += "  },\n";
     json += "  \"upstreams\": {\n" + join(upstreams, "    ") + "  },\n";
     json += "  \"limits\": {\n" + join(limits, "    ") + "  },\n";
+    json += "  \"policy\": \"policy.json\",\n";
     json += "}\n";
     return json;
   }
@@ -597,6 +611,7 @@ class GatewayProcess {
   GatewayProcess() : dir_("gwtest") {}
 
   Status Start(const GatewayConfig& config, const EnvVars& env = {}) {
+    dir_.Write("policy.json", config.PolicyJson());
     config_path_ = dir_.Write("gateway.json", config.ToJson());
     ChildProcess::Options options;
     options.env = env;
