@@ -50,6 +50,9 @@ class Glob {
   // The unescaped text before the first wildcard (the whole value when is_literal()); case
   // folded to lower case for Case::kInsensitive. Every matching text starts with it.
   const std::string& literal_prefix() const { return prefix_; }
+  // The unescaped text after the last wildcard ("" for a literal pattern); folded likewise.
+  // Every matching text ends with it.
+  const std::string& literal_suffix() const { return suffix_; }
   bool case_insensitive() const { return fold_; }
 
  private:

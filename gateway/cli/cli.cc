@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/cli/audit_command.h"
 #include "gateway/cli/check_command.h"
 #include "gateway/cli/pki_command.h"
 #include "gateway/cli/policy_command.h"
@@ -29,6 +30,7 @@ constexpr const char* kUsage =
     "  policy explain --config FILE --cert CLIENT.pem --server NAME [--method M]\n"
     "                 [--tool T | --prompt P | --resource URI]\n"
     "                             the policy's decision, its rule, and why\n"
+    "  audit verify FILE...       check the audit log's hash chain (oldest file first)\n"
     "  version                    print the version\n";
 
 // The human log goes to stderr; stdout stays free for the audit stream ("-").
@@ -61,6 +63,7 @@ int Main(int argc, char** argv) {
   if (command == "check") code = CheckCommand(rest);
   if (command == "pki") code = RunPkiCommand(rest);
   if (command == "policy") code = PolicyCommand(rest);
+  if (command == "audit") code = AuditCommand(rest);
   if (code >= 0) {
     tls::ReleaseThreadResources();
     return code;

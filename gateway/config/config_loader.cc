@@ -67,7 +67,6 @@ struct NotBuiltYet {
   const char* message;
 };
 constexpr NotBuiltYet kNotBuiltYet[] = {
-    {"/audit", "the audit log is not built yet; this key is ignored"},
     {"/admin", "the admin listener is not built yet; this key is ignored"},
 };
 constexpr const char* kStdioNotBuiltYet = "stdio upstreams are not supported yet";
@@ -280,6 +279,7 @@ class Loader {
                     {"upstreams", [this](auto& v, auto& p) { ReadUpstreams(v, p); }},
                     {"policy", [this](auto& v, auto& p) { ReadPath(v, p, &config_->policy); }},
                     {"audit", [this](auto& v, auto& p) { ReadAudit(v, p); }},
+                    {"anomalies", [this](auto& v, auto& p) { ReadAnomalies(v, p); }},
                     {"admin", [this](auto& v, auto& p) { ReadAdmin(v, p); }},
                     {"limits", [this](auto& v, auto& p) { ReadLimits(v, p); }},
                 });
@@ -739,7 +739,42 @@ class Loader {
              }},
             {"rotate_mb", [&](auto& v, auto& p) { ReadUint(v, p, 1, 1048576, &audit.rotate_mb); }},
             {"keep", [&](auto& v, auto& p) { ReadUint(v, p, 1, 10000, &audit.keep); }},
+            {"fsync",
+             [&](auto& v, auto& p) {
+               if (ReadString(v, p, &audit.fsync) && audit.fsync != "none" &&
+                   audit.fsync != "interval" && audit.fsync != "always") {
+                 Error(v.loc, p, "must be \"none\", \"interval\" or \"always\"");
+               }
+             }},
+            {"flush_interval_ms",
+             [&](auto& v, auto& p) { ReadUint(v, p, 10, 60000, &audit.flush_interval_ms); }},
+            {"queue_size",
+             [&](auto& v, auto& p) { ReadUint(v, p, 16, 1048576, &audit.queue_size); }},
         });
+  }
+
+  void ReadAnomalies(const LocatedJson& value, const std::string& pointer) {
+    AnomalyConfig& a = config_->anomalies;
+    auto window = [this](AnomalyConfig::Window* w) {
+      return [this, w](const LocatedJson& v, const std::string& p) {
+        VisitObject(v, p,
+                    {
+                        {"threshold",
+                         [=, this](auto& v2, auto& p2) { ReadUint(v2, p2, 1, 1000000, &w->threshold); }},
+                        {"window_s",
+                         [=, this](auto& v2, auto& p2) { ReadUint(v2, p2, 1, 86400, &w->window_s); }},
+                    });
+      };
+    };
+    VisitObject(value, pointer,
+                {
+                    {"handshake_failures", window(&a.handshake_failures)},
+                    {"non_tls", window(&a.non_tls)},
+                    {"denials", window(&a.denials)},
+                    {"malformed", window(&a.malformed)},
+                    {"cert_expiry_days",
+                     [&](auto& v, auto& p) { ReadUint(v, p, 0, 3650, &a.cert_expiry_days); }},
+                });
   }
 
   void ReadAdmin(const LocatedJson& value, const std::string& pointer) {

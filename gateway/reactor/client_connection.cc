@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/audit/anomaly_monitor.h"
+#include "gateway/config/policy_file.h"
 #include "gateway/http/response_head.h"
 #include "gateway/mcp/jsonrpc_error.h"
 #include "gateway/mcp/jsonrpc_message.h"
@@ -79,6 +81,7 @@ void ClientConnection::Accept(Reactor* reactor, uv_stream_t* server, bool refuse
     return;
   }
   DescribePeer(&c->tcp_, &c->peer_, &c->peer_ip_);
+  c->conn_id_ = std::to_string(reactor->index()) + "-" + std::to_string(reactor->accepted());
   if (refuse) {
     spdlog::warn("connection from {} refused: limits.max_connections reached", c->peer_);
     c->Close();
@@ -94,6 +97,7 @@ void ClientConnection::Accept(Reactor* reactor, uv_stream_t* server, bool refuse
   c->tls_ = std::move(session).value();
   uv_tcp_nodelay(&c->tcp_, 1);
   c->handshake_start_ms_ = uv_now(reactor->loop());
+  c->handshake_start_us_ = c->NowUs();
   c->ArmTimer(reactor->snapshot().tls->handshake_timeout_ms());
   c->reading_ = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp_), OnAlloc, OnRead);
@@ -173,13 +177,31 @@ void ClientConnection::ContinueHandshake() {
                 peer_, reactor_->index(), uv_now(reactor_->loop()) - handshake_start_ms_,
                 tls_->version(), tls_->cipher(),
                 tls_->resumed(), id.cn, id.spiffe_id);
+  const Snapshot& snapshot = reactor_->snapshot();
+  audit::Record record("tls.handshake");
+  record.Str("conn", conn_id_).Str("peer", peer_).IdentityObject("identity", id);
+  record.Begin("tls")
+      .Str("version", tls_->version())
+      .Str("cipher", tls_->cipher())
+      .Bool("resumed", tls_->resumed())
+      .Str("sni", tls_->sni())
+      .End();
+  record.Uint("handshake_us", NowUs() - handshake_start_us_);
+  snapshot.audit->Write(std::move(record));
+  snapshot.anomalies->OnHandshake(id, NowS());
   EnterIdle();
   ReadPlaintext();  // the client may have sent its request with its Finished message
 }
 
 void ClientConnection::RefuseHandshake(int error, const std::string& detail) {
-  spdlog::info("tls: {} handshake failed: {}: {}", peer_, tls::ClassifyHandshakeError(error),
-               detail);
+  std::string_view reason = tls::ClassifyHandshakeError(error);
+  spdlog::info("tls: {} handshake failed: {}: {}", peer_, reason, detail);
+  const Snapshot& snapshot = reactor_->snapshot();
+  audit::Record record("tls.handshake_failed");
+  record.Str("conn", conn_id_).Str("peer", peer_).Str("reason", reason).Str("detail", detail);
+  record.Int("error", error).Uint("elapsed_us", NowUs() - handshake_start_us_);
+  snapshot.audit->Write(std::move(record));
+  snapshot.anomalies->OnHandshakeFailure(peer_ip_, reason, NowS());
   Flush();  // let the alert reach the client
   CloseAfterWrites();
 }
@@ -187,6 +209,14 @@ void ClientConnection::RefuseHandshake(int error, const std::string& detail) {
 void ClientConnection::RefusePlaintext(const char* data, size_t len) {
   spdlog::info("tls: {} handshake failed: {}: first byte 0x{:02x}", peer_,
                tls::ClassifyHandshakeError(tls::kNotTls), static_cast<unsigned char>(data[0]));
+  const Snapshot& snapshot = reactor_->snapshot();
+  audit::Record record("tls.handshake_failed");
+  char first[8];
+  std::snprintf(first, sizeof(first), "0x%02x", static_cast<unsigned char>(data[0]));
+  record.Str("conn", conn_id_).Str("peer", peer_).Str("reason", "NOT_TLS");
+  record.Str("detail", std::string("first byte ") + first);
+  snapshot.audit->Write(std::move(record));
+  snapshot.anomalies->OnNotTls(peer_ip_, NowS());
   // Like nginx's 497: a person who typed http:// deserves a readable answer.
   bool looks_like_http = len >= 4 && data[0] >= 'A' && data[0] <= 'Z';
   if (looks_like_http) {
@@ -240,6 +270,11 @@ void ClientConnection::ProcessInput() {
     plain_in_.erase(0, consumed);
     if (s == http::RequestParser::State::kError) {
       spdlog::info("http: {} bad request: {}", peer_, parser_.error_reason());
+      request_audit_.Begin("", "", NowUs(), 0);
+      request_audit_.reason = parser_.error_reason();
+      ReportMalformed(parser_.error_status() == 413 || parser_.error_status() == 431
+                          ? "oversized"
+                          : "malformed_http");
       state_ = State::kExchange;
       request_ = http::HttpRequest();
       request_.keep_alive = false;
@@ -259,6 +294,7 @@ void ClientConnection::ProcessInput() {
     // A whole request.
     request_ = parser_.TakeRequest();
     parser_.Resume();
+    request_audit_.Begin(request_.method, request_.path, NowUs(), request_.body.size());
     if (state_ == State::kIdle) request_start_ms_ = uv_now(reactor_->loop());
     state_ = State::kExchange;
     ArmTimer(limits.stream_timeout_ms);
@@ -281,12 +317,14 @@ void ClientConnection::Dispatch() {
     AnswerError(503, mcp::kGatewayDraining, "the gateway is shutting down", "");
     return;
   }
+  request_audit_.reason.clear();
   mcp::Route route = mcp::MatchRoute(request_.path);
   if (route.kind == mcp::Route::Kind::kNotFound) {
     AnswerError(404, mcp::kUnknownUpstream, "no route for " + request_.path, "");
     return;
   }
   const UpstreamConfig* upstream = config.FindUpstream(route.upstream);
+  request_audit_.server = route.upstream;
   if (!upstream) {
     AnswerError(404, mcp::kUnknownUpstream, "unknown upstream \"" + route.upstream + "\"", "");
     return;
@@ -308,6 +346,9 @@ void ClientConnection::Dispatch() {
   policy::UpstreamGrant grant = policy->GrantFor(identity, upstream->name);
   if (!grant.granted()) {
     spdlog::info("policy: {} cn=\"{}\" denied upstream {}", peer_, identity.cn, upstream->name);
+    request_audit_.decision = "deny";
+    request_audit_.reason = "no rule grants upstream \"" + upstream->name + "\"";
+    snapshot.anomalies->OnDenied(identity, upstream->name, "upstream", NowS());
     AnswerError(403, mcp::kForbidden,
                 "forbidden: no rule grants upstream \"" + upstream->name + "\" to this client",
                 "");
@@ -322,10 +363,17 @@ void ClientConnection::Dispatch() {
     if (!inspected.ok()) {
       const mcp::InspectError& e = inspected.error();
       spdlog::debug("mcp: {} refused: {} {}", peer_, e.code, e.message);
+      request_audit_.reason = e.message;
+      request_audit_.id_json = e.id_json;
+      ReportMalformed(e.code == mcp::kParseError ? "malformed_json"
+                      : e.message.find("Batch") != std::string::npos ? "batch"
+                                                                     : "invalid_request");
       http::WriteSimpleResponse(this, e.http_status, "application/json", e.Body());
       return;
     }
     const mcp::MessageInfo& info = inspected.info();
+    request_audit_.method = info.method;
+    request_audit_.id_json = info.id_json;
     auto header = [this](std::string_view name) -> std::optional<std::string_view> {
       const std::string* v = request_.Header(name);
       return v ? std::optional<std::string_view>(*v) : std::nullopt;
@@ -333,13 +381,24 @@ void ClientConnection::Dispatch() {
     if (auto mismatch = mcp::CheckRequestHeaders(info, header("Mcp-Method"), header("Mcp-Name"),
                                                  header("MCP-Protocol-Version"))) {
       spdlog::debug("mcp: {} refused: {} {}", peer_, mismatch->code, mismatch->message);
+      request_audit_.reason = mismatch->message;
+      ReportMalformed("header_mismatch");
       http::WriteSimpleResponse(this, mismatch->http_status, "application/json",
                                 mismatch->Body());
       return;
     }
     id_json = info.id_json;
-    policy::Decision decision = policy->Decide(identity, ActionOf(upstream->name, info));
+    policy::Action action = ActionOf(upstream->name, info);
+    policy::Decision decision = policy->Decide(identity, action);
+    static constexpr const char* kObjectKinds[] = {"", "tool", "resource", "prompt"};
+    request_audit_.object_kind = kObjectKinds[static_cast<int>(action.object)];
+    request_audit_.object = std::string(action.name);
+    request_audit_.decision = decision.allowed ? "allow" : "deny";
+    request_audit_.rule = decision.rule;
     if (!decision.allowed) {
+      request_audit_.reason = decision.reason;
+      snapshot.anomalies->OnDenied(identity, upstream->name,
+                                   action.name.empty() ? action.method : action.name, NowS());
       spdlog::info("policy: {} cn=\"{}\" denied {} on {}: {}", peer_, identity.cn, info.method,
                    upstream->name, decision.reason);
       // A JSON-RPC error in a 200 reply: clients surface it to the agent as a refused call,
@@ -354,6 +413,8 @@ void ClientConnection::Dispatch() {
                                         *decision.rate_limit, uv_now(reactor_->loop()) / 1000.0)) {
       spdlog::info("policy: {} cn=\"{}\" rate limited by rule \"{}\"", peer_, identity.cn,
                    decision.rule);
+      request_audit_.decision = "deny";
+      request_audit_.reason = "rate limit of rule \"" + decision.rule + "\" exceeded";
       http::WriteSimpleResponse(
           this, 429, "application/json",
           mcp::JsonRpcErrorBody(id_json, mcp::kRateLimited,
@@ -371,12 +432,16 @@ void ClientConnection::Dispatch() {
     if (!http::EqualsIgnoreCase(name, "mcp-session-id")) continue;
     std::optional<mcp::SessionSealer::Opened> opened = snapshot.sealer->Open(identity, value);
     if (!opened || opened->upstream != upstream->name) {
+      request_audit_.reason = "unknown session id";
       AnswerError(404, mcp::kSessionNotFound, "session not found", id_json);
       return;
     }
     if (!opened->same_identity) {
       spdlog::warn("policy: {} cn=\"{}\" presented a session of another identity", peer_,
                    identity.cn);
+      request_audit_.decision = "deny";
+      request_audit_.reason = "session of another identity";
+      snapshot.anomalies->OnDenied(identity, upstream->name, "session", NowS());
       AnswerError(403, mcp::kForbidden, "forbidden: the session belongs to another client",
                   id_json);
       return;
@@ -392,6 +457,9 @@ void ClientConnection::Dispatch() {
                 id_json);
     return;
   }
+  if (request_audit_.decision.empty()) request_audit_.decision = "allow";  // GET, DELETE
+  rules.anomalies = snapshot.anomalies.get();
+  rules.now_s = NowS();
   if (rules.list_kind != mcp::ListKind::kNone) {
     rules.policy = policy;
     rules.grant = std::move(grant);
@@ -417,11 +485,13 @@ void ClientConnection::WriteHead(int status, const http::HeaderList& headers,
   response_keep_alive_ = request_.keep_alive && !reactor_->draining();
   bool bodiless = status < 200 || status == 204 || status == 304;
   response_chunked_ = !bodiless && !content_length;
+  response_bytes_ = 0;
   SendPlain(http::BuildResponseHead(status, headers, content_length, response_keep_alive_));
 }
 
 void ClientConnection::WriteBody(std::string_view data) {
   if (state_ == State::kClosing || data.empty()) return;
+  response_bytes_ += data.size();
   if (!response_chunked_) {
     SendPlain(data);
     return;
@@ -437,6 +507,7 @@ void ClientConnection::Finish() {
   if (response_chunked_) SendPlain(http::kLastChunk);
   spdlog::debug("http: {} {} {} -> {} in {} ms", peer_, request_.method, request_.path,
                 response_status_, uv_now(reactor_->loop()) - request_start_ms_);
+  FinishRequestAudit(response_status_, "");
   if (exchange_) retired_ = std::move(exchange_);
   if (!response_keep_alive_ || reactor_->draining()) {
     tls_->Shutdown();  // close_notify, so the client knows the response is whole
@@ -453,6 +524,44 @@ void ClientConnection::Finish() {
 }
 
 void ClientConnection::Abort() { Close(); }
+
+uint64_t ClientConnection::NowUs() const { return uv_hrtime() / 1000; }
+
+void ClientConnection::ReportMalformed(std::string_view kind) {
+  reactor_->snapshot().anomalies->OnMalformed(peer_ip_, kind, NowS());
+}
+
+void ClientConnection::FinishRequestAudit(int status, const std::string& reason) {
+  if (!request_audit_.pending) return;
+  const Snapshot& snapshot = reactor_->snapshot();
+  if (!reason.empty()) request_audit_.reason = reason;
+  request_audit_.Write(snapshot.audit.get(), conn_id_, peer_, tls_ ? tls_->identity() : Identity(),
+                       status, response_bytes_, NowUs());
+  upstream::ProxyExchange* exchange = exchange_ ? exchange_.get() : nullptr;
+  if (!exchange) return;
+  if (const auto& error = exchange->upstream_error()) {
+    audit::Record record("upstream." + std::string(upstream::UpstreamErrorName(*error)));
+    record.Str("conn", conn_id_).Str("server", request_audit_.server);
+    record.Str("detail", exchange->upstream_error_detail()).Int("status", status);
+    snapshot.audit->Write(std::move(record));
+  }
+  bool ok = status >= 200 && status < 300;
+  if (ok && !exchange->opened_session().empty()) {
+    audit::Record record("mcp.session_opened");
+    record.Str("conn", conn_id_).Str("peer", peer_);
+    AppendIdentitySummary(&record, tls_->identity());
+    record.Str("server", request_audit_.server)
+        .Str("session", config::Sha256Hex(exchange->opened_session()).substr(0, 16));
+    snapshot.audit->Write(std::move(record));
+  }
+  if (ok && request_audit_.http_method == "DELETE") {
+    audit::Record record("mcp.session_closed");
+    record.Str("conn", conn_id_).Str("peer", peer_);
+    AppendIdentitySummary(&record, tls_->identity());
+    record.Str("server", request_audit_.server);
+    snapshot.audit->Write(std::move(record));
+  }
+}
 
 void ClientConnection::EnterIdle() {
   state_ = State::kIdle;
@@ -523,6 +632,8 @@ void ClientConnection::OnTimer(uv_timer_t* timer) {
       spdlog::info("http: {} request not received in time", self->peer_);
       self->state_ = State::kExchange;
       self->request_.keep_alive = false;
+      self->request_audit_.Begin("", "", self->NowUs(), 0);
+      self->request_audit_.reason = "request not received in time";
       self->AnswerError(408, mcp::kInvalidRequest, "request not received in time", "");
       break;
     case State::kIdle:
@@ -545,6 +656,12 @@ void ClientConnection::Close() {
   if (closed_) return;
   closed_ = true;
   state_ = State::kClosing;
+  if (request_audit_.pending) {
+    // The client went away (or the stream broke) before the response was complete; nginx
+    // calls this 499.
+    FinishRequestAudit(response_status_ != 0 ? response_status_ : 499,
+                       "connection closed before the response was complete");
+  }
   if (exchange_) {
     exchange_->Cancel();
     retired_ = std::move(exchange_);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gateway/http/request_parser.h"
+#include "gateway/reactor/request_audit.h"
 #include "gateway/http/response_writer.h"
 #include "gateway/tls/tls_session.h"
 
@@ -70,6 +71,11 @@ class ClientConnection : public http::ResponseWriter {
   // Stop reading, send what is queued, then close.
   void CloseAfterWrites();
   void EnterIdle();
+  // Audit helpers: the loop clock in µs and s, and the end of a request's record.
+  uint64_t NowUs() const;
+  double NowS() const { return static_cast<double>(NowUs()) / 1e6; }
+  void FinishRequestAudit(int status, const std::string& reason);
+  void ReportMalformed(std::string_view kind);
 
   Reactor* reactor_;
   uv_tcp_t tcp_;
@@ -77,13 +83,17 @@ class ClientConnection : public http::ResponseWriter {
   std::unique_ptr<tls::TlsSession> tls_;
   http::RequestParser parser_;
   State state_ = State::kHandshake;
+  std::string conn_id_;     // "<reactor>-<n>", for logs and the audit trail
   std::string peer_;        // "ip:port", for logs
   std::string peer_ip_;     // for X-Forwarded-For
   std::string plain_in_;    // decrypted, not yet parsed (pipelined requests)
   http::HttpRequest request_;
+  RequestAudit request_audit_;
+  uint64_t response_bytes_ = 0;  // plaintext body bytes of the current response
   std::unique_ptr<upstream::ProxyExchange> exchange_;
   std::unique_ptr<upstream::ProxyExchange> retired_;  // freed once off its call stack
   uint64_t handshake_start_ms_ = 0;
+  uint64_t handshake_start_us_ = 0;
   uint64_t request_start_ms_ = 0;
   size_t write_pending_bytes_ = 0;
   int response_status_ = 0;

@@ -26,6 +26,10 @@
 namespace portcullis::upstream {
 class UpstreamPool;
 }
+namespace portcullis::audit {
+class AuditSink;
+class AnomalyMonitor;
+}
 
 namespace portcullis::reactor {
 
@@ -37,6 +41,8 @@ struct Snapshot {
   std::shared_ptr<const tls::TlsContext> tls;
   std::shared_ptr<const policy::Policy> policy;
   std::shared_ptr<const mcp::SessionSealer> sealer;
+  std::shared_ptr<audit::AuditSink> audit;         // never null (a null sink when off)
+  std::shared_ptr<audit::AnomalyMonitor> anomalies;  // never null
 };
 
 class Reactor {

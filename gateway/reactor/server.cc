@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "gateway/audit/anomaly_monitor.h"
 #include "gateway/config/policy_file.h"
 #include "gateway/reactor/listen_socket.h"
 
@@ -14,6 +15,41 @@ namespace portcullis::reactor {
 namespace {
 
 constexpr int kBacklog = 1024;
+
+// Where records go when the config has no "audit" path: nowhere, on purpose.
+class NullAuditSink final : public audit::AuditSink {
+ public:
+  void Write(audit::Record) override {}
+  void Flush() override {}
+};
+
+Result<std::shared_ptr<audit::AuditSink>> OpenAudit(const AuditConfig& config) {
+  if (config.path.empty()) return std::shared_ptr<audit::AuditSink>(new NullAuditSink());
+  audit::AuditOptions options;
+  options.path = config.path;
+  options.rotate_mb = config.rotate_mb;
+  options.keep = config.keep;
+  options.queue_size = config.queue_size;
+  options.fsync = audit::ParseFsyncPolicy(config.fsync).value_or(audit::FsyncPolicy::kInterval);
+  options.flush_interval_ms = config.flush_interval_ms;
+  Result<std::unique_ptr<audit::AuditSink>> sink = audit::OpenAuditLog(options);
+  if (!sink.ok()) return Status::Error("audit: " + sink.error());
+  return std::shared_ptr<audit::AuditSink>(std::move(sink).value());
+}
+
+audit::AnomalyThresholds ThresholdsOf(const AnomalyConfig& c) {
+  audit::AnomalyThresholds t;
+  t.handshake_failures = c.handshake_failures.threshold;
+  t.handshake_failures_window_s = c.handshake_failures.window_s;
+  t.non_tls = c.non_tls.threshold;
+  t.non_tls_window_s = c.non_tls.window_s;
+  t.denials = c.denials.threshold;
+  t.denials_window_s = c.denials.window_s;
+  t.malformed = c.malformed.threshold;
+  t.malformed_window_s = c.malformed.window_s;
+  t.cert_expiry_days = c.cert_expiry_days;
+  return t;
+}
 
 // Coalesces the bursts of file events an editor or a ConfigMap update makes.
 constexpr uint64_t kReloadDebounceMs = 200;
@@ -80,8 +116,17 @@ Result<std::unique_ptr<Server>> Server::Create(std::shared_ptr<const Config> con
   server->policy_sha256_ = policy.sha256;
   Result<mcp::SessionSealer> sealer = mcp::SessionSealer::CreateRandom();
   if (!sealer.ok()) return sealer.status();
+  Result<std::shared_ptr<audit::AuditSink>> audit = OpenAudit(config->audit);
+  if (!audit.ok()) return audit.status();
+  auto anomalies =
+      std::make_shared<audit::AnomalyMonitor>(ThresholdsOf(config->anomalies), audit->get());
   server->snapshot_ = Snapshot{config, *tls, policy.policy,
-                               std::make_shared<const mcp::SessionSealer>(*sealer)};
+                               std::make_shared<const mcp::SessionSealer>(*sealer), *audit,
+                               anomalies};
+  audit::Record started("gateway.started");
+  started.Str("version", PORTCULLIS_VERSION).Str("config", config->file);
+  started.Str("policy_sha256", policy.sha256).Uint("reactors", config->reactors);
+  server->snapshot_.audit->Write(std::move(started));
 
   uint32_t reactors = std::max<uint32_t>(1, config->reactors);
   server->fds_per_reactor_.resize(reactors);
@@ -114,7 +159,13 @@ Server::~Server() {
 
 void Server::ReloadPolicy(const char* why) {
   config::LoadedPolicy policy = config::LoadPolicyFile(*config_);
+  audit::Record record("config.reload");
+  record.Str("trigger", why).Str("file", config_->policy);
   if (!policy.ok()) {
+    std::string all;
+    for (const std::string& e : policy.errors) all += (all.empty() ? "" : "\n") + e;
+    record.Bool("ok", false).Str("error", all).Str("kept_sha256", policy_sha256_);
+    snapshot_.audit->Write(std::move(record));
     for (const std::string& e : policy.errors) spdlog::error("{}", e);
     spdlog::error("{}: policy {} not loaded ({} error(s)); keeping the last good one ({})", why,
                   config_->policy, policy.errors.size(), policy_sha256_.substr(0, 12));
@@ -125,6 +176,9 @@ void Server::ReloadPolicy(const char* why) {
     spdlog::debug("{}: policy unchanged", why);
     return;
   }
+  record.Bool("ok", true).Str("previous_sha256", policy_sha256_).Str("sha256", policy.sha256);
+  record.Uint("rules", policy.policy->rule_count());
+  snapshot_.audit->Write(std::move(record));
   policy_sha256_ = policy.sha256;
   for (auto& r : reactors_) r->PublishPolicy(policy.policy);
   spdlog::info("{}: policy reloaded from {}: {} rules, sha256 {}", why, config_->policy,
@@ -190,6 +244,10 @@ int Server::Run() {
                           std::to_string(r->accepted());
   }
   spdlog::info("stopped after {} connections ({})", accepted, per_reactor_counts);
+  audit::Record stopped("gateway.stopped");
+  stopped.Uint("connections", accepted);
+  snapshot_.audit->Write(std::move(stopped));
+  snapshot_.audit->Flush();  // every answered request's record is on disk before we exit
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/audit/anomaly_monitor.h"
 #include "gateway/http/response_head.h"
 #include "gateway/mcp/jsonrpc_error.h"
 #include "gateway/upstream/upstream_connection.h"
@@ -50,6 +51,7 @@ std::string ProxyExchange::SealSessionId(const std::string& upstream_id) {
   if (!rules_.client_session_id.empty() && upstream_id == rules_.upstream_session_id) {
     return rules_.client_session_id;  // the id the client already holds
   }
+  opened_session_ = upstream_id;
   Result<std::string> sealed = rules_.sealer->Seal(*rules_.identity, upstream_->name, upstream_id);
   if (!sealed.ok()) {
     spdlog::warn("upstream {}: {}", upstream_->name, sealed.error());
@@ -93,10 +95,18 @@ void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
   writer_->WriteHead(status, out, mode_ == BodyMode::kStream ? content_length : std::nullopt);
 }
 
+void ProxyExchange::ObserveList(std::string_view json) {
+  if (rules_.list_kind == mcp::ListKind::kTools && rules_.anomalies) {
+    rules_.anomalies->OnToolList(upstream_->name, json, rules_.now_s);
+  }
+}
+
 void ProxyExchange::WriteFilteredEvent(std::string_view event) {
   size_t removed = 0;
+  std::string data = mcp::SseEventData(event);
+  ObserveList(data);
   std::optional<std::string> filtered =
-      mcp::FilterListResponse(mcp::SseEventData(event), rules_.list_kind, rules_.grant, &removed);
+      mcp::FilterListResponse(data, rules_.list_kind, rules_.grant, &removed);
   if (filtered && removed > 0) {
     writer_->WriteBody(mcp::ReplaceSseEventData(event, *filtered));
   } else {
@@ -142,6 +152,7 @@ void ProxyExchange::OnUpstreamComplete() {
   connection_ = nullptr;  // back in the pool or closing: no longer ours
   if (mode_ == BodyMode::kBufferJson) {
     size_t removed = 0;
+    ObserveList(held_body_);
     std::optional<std::string> filtered =
         mcp::FilterListResponse(held_body_, rules_.list_kind, rules_.grant, &removed);
     std::string body = filtered ? std::move(*filtered) : std::move(held_body_);
@@ -167,6 +178,8 @@ void ProxyExchange::OnUpstreamError(UpstreamError error, const std::string& deta
   }
   spdlog::warn("upstream {} ({}:{}): {}: {}", upstream_->name, upstream_->host, upstream_->port,
                UpstreamErrorName(error), detail);
+  error_ = error;
+  error_detail_ = detail;
   if (head_written_) {
     writer_->Abort();  // the head is out: only a cut connection tells the truth
     return;

@@ -8,6 +8,7 @@
 // what cancellation means to a 2026-07-28 server. Reactor thread only.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "gateway/http/response_writer.h"
@@ -18,6 +19,10 @@
 #include "portcullis/config.h"
 #include "portcullis/identity.h"
 #include "portcullis/policy.h"
+
+namespace portcullis::audit {
+class AnomalyMonitor;
+}
 
 namespace portcullis::upstream {
 
@@ -38,6 +43,9 @@ struct ResponseRules {
   const Identity* identity = nullptr;
   std::string client_session_id;    // the sealed id the client sent, if any
   std::string upstream_session_id;  // what it opened to
+  // tools/list results are shown to the tool-drift detector. Must outlive the exchange.
+  audit::AnomalyMonitor* anomalies = nullptr;
+  double now_s = 0;  // the loop's clock when the request started, for the detector
 };
 
 class ProxyExchange : public UpstreamSink {
@@ -60,6 +68,11 @@ class ProxyExchange : public UpstreamSink {
   void OnClientDrained();
   int status() const { return status_; }
   uint64_t response_bytes() const { return response_bytes_; }
+  // Set when the upstream failed (refused, timed out, reset): for the audit log.
+  const std::optional<UpstreamError>& upstream_error() const { return error_; }
+  const std::string& upstream_error_detail() const { return error_detail_; }
+  // The upstream session id of a session this response opened ("" if none).
+  const std::string& opened_session() const { return opened_session_; }
 
   void OnUpstreamHead(int status, http::HeaderList headers,
                       std::optional<uint64_t> content_length) override;
@@ -72,6 +85,7 @@ class ProxyExchange : public UpstreamSink {
   void Send(bool fresh);
   std::string SealSessionId(const std::string& upstream_id);
   void WriteFilteredEvent(std::string_view event);
+  void ObserveList(std::string_view json);
   void FailLocally(int http_status, int code, const std::string& message);
 
   UpstreamPool* pool_;
@@ -85,6 +99,9 @@ class ProxyExchange : public UpstreamSink {
   std::string held_body_;
   mcp::SseEventSplitter splitter_{1 << 20};
   UpstreamConnection* connection_ = nullptr;
+  std::optional<UpstreamError> error_;
+  std::string error_detail_;
+  std::string opened_session_;
   bool retried_ = false;
   bool head_written_ = false;
   bool paused_ = false;

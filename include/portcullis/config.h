@@ -59,6 +59,23 @@ struct AuditConfig {
   std::string path;  // empty = audit off; "-" = stdout
   uint32_t rotate_mb = 100;
   uint32_t keep = 10;
+  std::string fsync = "interval";  // "none", "interval" (each periodic flush), "always"
+  uint32_t flush_interval_ms = 1000;
+  uint32_t queue_size = 8192;  // records; a full queue blocks producers, never drops
+};
+
+// Anomaly detectors (DESIGN §5): each fires once per window per subject when its count
+// reaches the threshold.
+struct AnomalyConfig {
+  struct Window {
+    uint32_t threshold;
+    uint32_t window_s;
+  };
+  Window handshake_failures{10, 60};  // per peer address
+  Window non_tls{3, 60};              // plaintext or other bytes on the TLS port, per address
+  Window denials{10, 60};             // policy denials per identity (tool probing)
+  Window malformed{5, 60};            // bad JSON, batches, header mismatches, oversized, per address
+  uint32_t cert_expiry_days = 14;     // a client certificate expiring this soon
 };
 
 struct AdminConfig {
@@ -94,6 +111,7 @@ struct Config {
   std::map<std::string, UpstreamConfig> upstreams;
   std::string policy;  // absolute path, or empty
   AuditConfig audit;
+  AnomalyConfig anomalies;
   AdminConfig admin;
   Limits limits;
   std::vector<FileReference> files;

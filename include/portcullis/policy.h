@@ -1,7 +1,7 @@
 // Policy: which client identities may reach which upstreams, methods, tools, resources and
 // prompts (DESIGN §4; semantics in docs/POLICY.md).
 //
-// A Policy is built once by LoadPolicy (policy/policy_loader.cc) and never changes; share it
+// A Policy is built once by ParsePolicy (policy/policy_loader.cc) and never changes; share it
 // between threads freely (const methods only, no mutable state). A reload builds a new one.
 // Zero trust: default deny, an explicit deny beats any allow, every decision names its rule.
 // Pure: no I/O, no clock (callers pass the time), no logging.
@@ -52,6 +52,11 @@ struct Decision {
 // What one identity may use on one upstream: the union of the grants of every rule that
 // matches it. Used to filter list results (tools/list, prompts/list, resources/list,
 // resources/templates/list) and to decide many names quickly. Valid while its Policy lives.
+namespace internal {
+struct Grant;
+class PolicyImpl;
+}  // namespace internal
+
 class UpstreamGrant {
  public:
   bool granted() const { return !grants_.empty(); }
@@ -64,8 +69,11 @@ class UpstreamGrant {
   bool AllowsResourceTemplate(std::string_view uri_template) const;
 
  private:
-  friend class Policy;
-  std::vector<const void*> grants_;  // opaque: the matching rules' grants for this upstream
+  friend class internal::PolicyImpl;
+  bool Allows(Action::Object object, std::string_view method, std::string_view name) const;
+  // The grants for this upstream of every rule matching the identity, in file order. They
+  // point into the Policy.
+  std::vector<const internal::Grant*> grants_;
 };
 
 // Why each rule did or did not match, for `portcullis policy explain`.
@@ -74,12 +82,24 @@ struct RuleExplanation {
   bool identity_matched = false;
   bool grants_upstream = false;
   std::string detail;  // e.g. "matcher 1: cn \"bob\" does not match \"agent-*\""
+  // When the rule matched and grants the upstream: what this rule alone says about the action,
+  // "allows: ...", "denies: ..." or "no opinion: ..."; empty otherwise.
+  std::string verdict;
 };
 
 struct Explanation {
   Decision decision;
   std::vector<RuleExplanation> rules;  // in file order
+  // Human-readable, several lines (for `portcullis policy explain`):
+  //   decision: allow by rule "ci-agents": tool "echo" matches tools "echo" of rule "ci-agents"
+  //   rule "ci-agents": identity matched (matcher 1: cn "agent-1" matches "agent-*"); ...
+  std::string ToText() const;
 };
+
+// True for the protocol's housekeeping, allowed on any granted upstream (docs/POLICY.md):
+// "" (a response), initialize, ping, notifications/*, server/discover, tools/list, prompts/list,
+// resources/list, resources/templates/list, subscriptions/listen.
+bool IsHousekeeping(std::string_view method);
 
 class Policy {
  public:
@@ -119,8 +139,12 @@ std::shared_ptr<const Policy> DenyAllPolicy();
 class TokenBucket {
  public:
   explicit TokenBucket(const RateLimit& limit, double now_seconds);
-  // Takes one token if available.
+  // Takes one token if available. A clock that goes backwards refills nothing.
   bool TryTake(const RateLimit& limit, double now_seconds);
+  // Seconds from now_seconds until TryTake would succeed (0 when it would now): the
+  // Retry-After of a 429.
+  double SecondsUntilToken(const RateLimit& limit, double now_seconds) const;
+  double tokens() const { return tokens_; }  // as of the last call
 
  private:
   double tokens_;

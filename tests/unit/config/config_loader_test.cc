@@ -508,7 +508,6 @@ TEST(ConfigLoader, WarnsAboutFeaturesNotBuiltYet) {
   EXPECT_EQ(load.config.warnings,
             (std::vector<std::string>{
                 f + ":4:27: /upstreams/files/command: stdio upstreams are not supported yet",
-                f + ":6:3: /audit: the audit log is not built yet; this key is ignored",
                 f + ":7:3: /admin: the admin listener is not built yet; this key is ignored",
             }));
   EXPECT_EQ(load.config.admin.listen, "127.0.0.1:9901");
