@@ -116,8 +116,7 @@ Decision PolicyImpl::DecideFor(const std::vector<Entry>& entries, const Action& 
     const Entry& first = entries.front();
     std::string what = method.empty() ? std::string("a response") : Quote(method);
     std::string reason = what + " is housekeeping, allowed on any granted upstream (rule " +
-                         Quote(first.rule->name) + " grants " + Quote(first.grant->upstream) +
-                         ")";
+                         Quote(first.rule->name) + " grants " + Quote(first.grant->upstream) + ")";
     if (IsListMethod(method)) {
       reason += "; the result lists only what the identity may use";
     }
@@ -150,14 +149,14 @@ Decision PolicyImpl::DecideFor(const std::vector<Entry>& entries, const Action& 
     const char* kind = KindWord(object);
     for (const Entry& e : entries) {
       if (const Glob* glob = e.grant->Deny(object).FirstMatch(action.name)) {
-        return Deny(e.rule,
-                    std::string(kind) + " " + Quote(action.name) + Of(DenyKey(object), *glob, *e.rule));
+        return Deny(e.rule, std::string(kind) + " " + Quote(action.name) +
+                                Of(DenyKey(object), *glob, *e.rule));
       }
     }
     for (const Entry& e : entries) {
       if (const Glob* glob = e.grant->Allow(object).FirstMatch(action.name)) {
-        return Allow(*e.rule,
-                     std::string(kind) + " " + Quote(action.name) + Of(AllowKey(object), *glob, *e.rule));
+        return Allow(*e.rule, std::string(kind) + " " + Quote(action.name) +
+                                  Of(AllowKey(object), *glob, *e.rule));
       }
     }
     return Deny(nullptr, std::string("no rule allows ") + kind + " " + Quote(action.name) +
@@ -168,8 +167,8 @@ Decision PolicyImpl::DecideFor(const std::vector<Entry>& entries, const Action& 
       return Allow(*e.rule, "method " + Quote(method) + Of("methods", *glob, *e.rule));
     }
   }
-  return Deny(nullptr, "no rule allows method " + Quote(method) + " on upstream " +
-                           Quote(action.upstream));
+  return Deny(nullptr,
+              "no rule allows method " + Quote(method) + " on upstream " + Quote(action.upstream));
 }
 
 Decision PolicyImpl::Decide(const Identity& identity, const Action& action) const {

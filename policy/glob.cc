@@ -34,7 +34,8 @@ Result<Glob> Glob::Compile(std::string_view pattern, Case match_case) {
     }
     if (c == '\\') {
       if (i + 1 == pattern.size()) {
-        return Status::Error("ends with an unfinished escape '\\' (write \"\\\\\" for a backslash)");
+        return Status::Error(
+            "ends with an unfinished escape '\\' (write \"\\\\\" for a backslash)");
       }
       if (pattern[i + 1] == '\0') {
         return Status::Error("contains a NUL character");

@@ -5,8 +5,8 @@
 // value to the matchers), else the glob with the longest literal prefix or suffix (hash map
 // from the prefix or suffix; a lookup tries each distinct length: "spiffe://x/ns/ci/sa/*",
 // "*.ci.example.com", "*@data.example.com"), else in a short list walked for every identity
-// ("*", "?*-agent"). A lookup tests only the matchers filed under the identity's own values, then all
-// of their conditions. With a thousand rules keyed by exact SPIFFE ID or CN that is a handful
+// ("*", "?*-agent"). A lookup tests only the matchers filed under the identity's own values, then
+// all of their conditions. With a thousand rules keyed by exact SPIFFE ID or CN that is a handful
 // of hash lookups.
 //
 // Also the explanations of why a matcher did or did not match.

@@ -72,8 +72,8 @@ class Loader {
 
   void Load(const LocatedJson& root) {
     if (!root.is_object()) {
-      Error(root.loc, "", std::string("a policy must be a JSON object with \"rules\", got ") +
-                              root.type_name());
+      Error(root.loc, "",
+            std::string("a policy must be a JSON object with \"rules\", got ") + root.type_name());
       return;
     }
     VisitObject(root, "", {{"rules", [this](auto& v, auto& p) { ReadRules(v, p); }, true}});
@@ -194,21 +194,21 @@ class Loader {
 
   void ReadRule(const LocatedJson& value, const std::string& pointer) {
     Rule rule;
-    bool visited = VisitObject(
-        value, pointer,
-        {
-            {"name", [&](auto& v, auto& p) { ReadName(v, p, &rule.name); }, true},
-            {"description",
-             [&](auto& v, auto& p) {
-               if (!v.is_string()) {
-                 TypeError(v, p, "a string");
-               }
-             }},
-            {"match", [&](auto& v, auto& p) { ReadMatch(v, p, &rule.matchers); }, true},
-            {"grant", [&](auto& v, auto& p) { ReadGrants(v, p, &rule.grants); }, true},
-            {"rate_limit", [&](auto& v, auto& p) { ReadRateLimit(v, p, &rule); }},
-        },
-        "an object (a rule with \"name\", \"match\" and \"grant\")");
+    bool visited =
+        VisitObject(value, pointer,
+                    {
+                        {"name", [&](auto& v, auto& p) { ReadName(v, p, &rule.name); }, true},
+                        {"description",
+                         [&](auto& v, auto& p) {
+                           if (!v.is_string()) {
+                             TypeError(v, p, "a string");
+                           }
+                         }},
+                        {"match", [&](auto& v, auto& p) { ReadMatch(v, p, &rule.matchers); }, true},
+                        {"grant", [&](auto& v, auto& p) { ReadGrants(v, p, &rule.grants); }, true},
+                        {"rate_limit", [&](auto& v, auto& p) { ReadRateLimit(v, p, &rule); }},
+                    },
+                    "an object (a rule with \"name\", \"match\" and \"grant\")");
     if (visited) {
       rules_.push_back(std::move(rule));
     }
@@ -241,8 +241,7 @@ class Loader {
 
   // --- match -------------------------------------------------------------------------------
 
-  void ReadMatch(const LocatedJson& value, const std::string& pointer,
-                 std::vector<Matcher>* out) {
+  void ReadMatch(const LocatedJson& value, const std::string& pointer, std::vector<Matcher>* out) {
     if (value.is_object()) {
       ReadMatcher(value, pointer, out);
       return;
@@ -353,7 +352,8 @@ class Loader {
     for (const LocatedJson::Member& member : value.members) {
       std::string member_pointer = JsonPointerAppend(pointer, member.key);
       const std::string& name = member.key;
-      if (name != "*" && std::find(upstreams_.begin(), upstreams_.end(), name) == upstreams_.end()) {
+      if (name != "*" &&
+          std::find(upstreams_.begin(), upstreams_.end(), name) == upstreams_.end()) {
         std::string message = "unknown upstream " + Quote(name);
         if (upstreams_.empty()) {
           message += " (the configuration defines no upstreams)";
@@ -417,8 +417,9 @@ class Loader {
       }
       if (methods && glob.is_literal() && IsHousekeeping(glob.literal_prefix())) {
         Warn(item.loc, item_pointer,
-             Quote(item.string) + " is housekeeping, allowed on every granted upstream; listing "
-                                  "it has no effect");
+             Quote(item.string) +
+                 " is housekeeping, allowed on every granted upstream; listing "
+                 "it has no effect");
       } else if (methods && glob.is_literal() && IsObjectMethod(glob.literal_prefix())) {
         Warn(item.loc, item_pointer,
              Quote(item.string) +
@@ -457,17 +458,17 @@ class Loader {
         *out = v.number;
       };
     };
-    bool visited = VisitObject(
-        value, pointer,
-        {
-            {"requests_per_second", number(0, false, &limit.requests_per_second), true},
-            {"burst",
-             [&](const LocatedJson& v, const std::string& p) {
-               has_burst = true;
-               number(1, true, &limit.burst)(v, p);
-             }},
-        },
-        "an object such as {\"requests_per_second\": 10, \"burst\": 20}");
+    bool visited =
+        VisitObject(value, pointer,
+                    {
+                        {"requests_per_second", number(0, false, &limit.requests_per_second), true},
+                        {"burst",
+                         [&](const LocatedJson& v, const std::string& p) {
+                           has_burst = true;
+                           number(1, true, &limit.burst)(v, p);
+                         }},
+                    },
+                    "an object such as {\"requests_per_second\": 10, \"burst\": 20}");
     if (!visited || !ok || value.Find("requests_per_second") == nullptr) {
       return;
     }

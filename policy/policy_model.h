@@ -131,14 +131,14 @@ struct Grant {
   PatternList server_requests;
 
   const PatternList& Allow(Action::Object object) const {
-    return object == Action::Object::kTool ? tools
+    return object == Action::Object::kTool     ? tools
            : object == Action::Object::kPrompt ? prompts
-                                                : resources;
+                                               : resources;
   }
   const PatternList& Deny(Action::Object object) const {
-    return object == Action::Object::kTool ? deny_tools
+    return object == Action::Object::kTool     ? deny_tools
            : object == Action::Object::kPrompt ? deny_prompts
-                                                : deny_resources;
+                                               : deny_resources;
   }
 };
 

@@ -34,8 +34,7 @@ bool TokenBucket::TryTake(const RateLimit& limit, double now_seconds) {
 }
 
 double TokenBucket::SecondsUntilToken(const RateLimit& limit, double now_seconds) const {
-  double tokens = std::min(tokens_ + std::max(0.0, now_seconds - last_) *
-                                         limit.requests_per_second,
+  double tokens = std::min(tokens_ + std::max(0.0, now_seconds - last_) * limit.requests_per_second,
                            limit.burst);
   if (tokens + kEpsilon >= 1.0) {
     return 0.0;

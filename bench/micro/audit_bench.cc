@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -83,8 +83,7 @@ Record RequestRecord(uint64_t n) {
       .Begin("identity")
       .Str("cn", "agent-1")
       .Str("spiffe_id", "spiffe://example.org/ns/ci/sa/agent")
-      .Str("fingerprint_sha256",
-           "3f0c6a1e5b9d2c7f8e4a6b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e")
+      .Str("fingerprint_sha256", "3f0c6a1e5b9d2c7f8e4a6b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e")
       .End()
       .Str("server", "everything")
       .Str("method", "tools/call")

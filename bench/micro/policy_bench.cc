@@ -1,6 +1,7 @@
 // Decision cost of the policy engine (issue 3): Decide with 10, 1,000 and 10,000 rules, for an
 // identity matched by exact SPIFFE ID, exact CN, a glob with a literal prefix, one with a
-// literal suffix and one with neither, plus an identity no rule matches, the list filter, and the glob matcher itself.
+// literal suffix and one with neither, plus an identity no rule matches, the list filter, and the
+// glob matcher itself.
 //
 //   build-release/bin/portcullis_micro_bench --benchmark_filter='Policy|Glob'
 
@@ -79,9 +80,9 @@ Identity IdentityFor(Kind kind, int count) {
     id.uri_sans = {id.spiffe_id};
     id.subject = "O=Example";
   } else {
-    id.cn = kind == Kind::kExactCn ? "agent-" + std::to_string(i)
-                                   : "ci-agent-" + std::to_string(i) +
-                                         (kind == Kind::kGlobUnanchored ? "-x" : "");
+    id.cn = kind == Kind::kExactCn
+                ? "agent-" + std::to_string(i)
+                : "ci-agent-" + std::to_string(i) + (kind == Kind::kGlobUnanchored ? "-x" : "");
     id.subject = "CN=" + id.cn + ",O=Example";
   }
   return id;

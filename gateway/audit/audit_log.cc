@@ -183,9 +183,9 @@ AuditLog::~AuditLog() {
   if (logger_) {
     Flush();
   }
-  logger_.reset();
-  pool_.reset();  // joins the worker after the queue is empty
-  sink_.reset();  // closes the file (a last write-out and, unless kNone, fdatasync)
+  pool_.reset();    // joins the worker (the queue is empty: nothing is written after Flush)
+  logger_.reset();  // the worker's messages held references; now the last one is ours
+  sink_.reset();    // closes the file (a last write-out and, unless kNone, fdatasync)
 }
 
 void AuditLog::Write(Record record) {

@@ -13,7 +13,7 @@ namespace {
 constexpr size_t kReadChunk = 1u << 20;
 constexpr size_t kMaxLine = 64u << 20;
 
-std::string Short(std::string_view hash) { return std::string(hash.substr(0, 16)) + "…"; }
+std::string Short(std::string_view hash) { return std::string(hash.substr(0, 16)) + "..."; }
 
 std::string Where(const std::string& file, uint64_t line) {
   return file + ":" + std::to_string(line);
@@ -168,15 +168,14 @@ bool ChainVerifier::Line(std::string_view line, bool terminated) {
     }
   } else {
     if (seq == 1 && record->tail.prev != kGenesisHash) {
-      Fail(Problem::kBadStart, file_, line_no_, seq,
-           "bad start: seq 1 must have prev = 64 zeros");
+      Fail(Problem::kBadStart, file_, line_no_, seq, "bad start: seq 1 must have prev = 64 zeros");
       return false;
     }
     if (seq != 1) {
       std::string note = Where(file_, line_no_) + ": the chain starts at seq " +
                          std::to_string(seq) + "; its prev (" + Short(record->tail.prev) +
-                         ") is a record in an earlier file that was not given, so it cannot be "
-                         "checked; every record from here on is";
+                         ") is in an earlier file that was not given and cannot be checked; "
+                         "every later link is";
       if (options_.strict) {
         Fail(Problem::kBadStart, file_, line_no_, seq, note);
         return false;

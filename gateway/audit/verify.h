@@ -44,7 +44,7 @@ struct VerifyResult {
   std::string error;  // "FILE:LINE: seq N: what is wrong" (empty when ok)
   std::string file;   // where the first problem is
   uint64_t line = 0;
-  uint64_t seq = 0;   // the bad record's seq, 0 if the line is not a record
+  uint64_t seq = 0;  // the bad record's seq, 0 if the line is not a record
 
   uint64_t records = 0;  // records checked (up to the problem, if any)
   uint64_t first_seq = 0;

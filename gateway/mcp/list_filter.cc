@@ -4,8 +4,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstring>
+
+#include "gateway/audit/tool_fingerprint.h"
+#include "gateway/mcp/jsonrpc_error.h"
+
 namespace portcullis::mcp {
 namespace {
+
+constexpr int kMaxListDepth = 128;
 
 struct ListShape {
   const char* array;  // the key of the list inside "result"
@@ -21,6 +28,31 @@ ListShape ShapeOf(ListKind kind) {
     case ListKind::kNone: break;
   }
   return {nullptr, nullptr};
+}
+
+// JSON lets a key repeat; RapidJSON keeps every copy and FindMember returns the first, while
+// a client may well take the last. Whatever repeats where the filter looks is refused.
+size_t CountMembers(const rapidjson::Value& object, const char* key) {
+  size_t n = 0;
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    if (std::strcmp(it->name.GetString(), key) == 0) ++n;
+  }
+  return n;
+}
+
+// The response's id as JSON text, when it is a string or a number (anything else: null).
+std::string IdText(const rapidjson::Document& doc) {
+  auto id = doc.FindMember("id");
+  if (id == doc.MemberEnd() || !(id->value.IsString() || id->value.IsNumber())) return "";
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  id->value.Accept(writer);
+  return std::string(out.GetString(), out.GetSize());
+}
+
+std::string Unfilterable(const rapidjson::Document& doc, const char* why) {
+  return JsonRpcErrorBody(IdText(doc), kInternalError,
+                          std::string("the upstream's list response cannot be filtered: ") + why);
 }
 
 bool Allowed(ListKind kind, const policy::UpstreamGrant& grant, std::string_view name) {
@@ -50,11 +82,28 @@ std::optional<std::string> FilterListResponse(std::string_view body, ListKind ki
   *removed = 0;
   ListShape shape = ShapeOf(kind);
   if (!shape.array) return std::nullopt;
+  // An upstream decides how deep its reply nests: parse iteratively (no recursion), and
+  // refuse to write a deep result back out (RapidJSON's writer recurses). Such a list cannot
+  // be filtered, so it is replaced by an error rather than passed on unfiltered.
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                body.size());
   if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  size_t results = CountMembers(doc, "result");
+  if (results > 1) {
+    *removed = 1;
+    return Unfilterable(doc, "duplicate \"result\"");
+  }
   auto result = doc.FindMember("result");
   if (result == doc.MemberEnd() || !result->value.IsObject()) return std::nullopt;
+  if (CountMembers(result->value, shape.array) > 1) {
+    *removed = 1;
+    return Unfilterable(doc, "duplicate list");
+  }
+  if (!audit::NestingWithin(body, kMaxListDepth)) {
+    *removed = 1;
+    return Unfilterable(doc, "nested too deeply");
+  }
   auto list = result->value.FindMember(shape.array);
   if (list == result->value.MemberEnd()) return std::nullopt;
   if (!list->value.IsArray()) {
@@ -65,7 +114,7 @@ std::optional<std::string> FilterListResponse(std::string_view body, ListKind ki
     rapidjson::Value& items = list->value;
     for (auto it = items.Begin(); it != items.End();) {
       bool keep = false;
-      if (it->IsObject()) {
+      if (it->IsObject() && CountMembers(*it, shape.name) == 1) {
         auto name = it->FindMember(shape.name);
         keep = name != it->MemberEnd() && name->value.IsString() &&
                Allowed(kind, grant,

@@ -66,6 +66,8 @@ std::optional<std::string> FromBase64Url(std::string_view in) {
       out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
+  // Unused low bits must be zero: otherwise several spellings would open to one session.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 

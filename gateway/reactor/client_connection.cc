@@ -1,6 +1,7 @@
 #include "gateway/reactor/client_connection.h"
 
 #include <arpa/inet.h>
+#include <cmath>
 #include <spdlog/spdlog.h>
 
 #include "gateway/audit/anomaly_monitor.h"
@@ -408,9 +409,10 @@ void ClientConnection::Dispatch() {
           mcp::JsonRpcErrorBody(id_json, mcp::kForbidden, "forbidden: " + decision.reason));
       return;
     }
+    double retry_after_s = 0;
     if (decision.rate_limit &&
         !reactor_->rate_limiter().Allow(decision.rule, mcp::SessionIdentityKey(identity),
-                                        *decision.rate_limit, uv_now(reactor_->loop()) / 1000.0)) {
+                                        *decision.rate_limit, NowS(), &retry_after_s)) {
       spdlog::info("policy: {} cn=\"{}\" rate limited by rule \"{}\"", peer_, identity.cn,
                    decision.rule);
       request_audit_.decision = "deny";
@@ -419,7 +421,8 @@ void ClientConnection::Dispatch() {
           this, 429, "application/json",
           mcp::JsonRpcErrorBody(id_json, mcp::kRateLimited,
                                 "rate limit of rule \"" + decision.rule + "\" exceeded"),
-          {{"Retry-After", "1"}});
+          {{"Retry-After", std::to_string(std::max<int64_t>(
+                               1, static_cast<int64_t>(std::ceil(retry_after_s))))}});
       return;
     }
     rules.list_kind = mcp::ListKindOf(info.method);

@@ -3,7 +3,8 @@
 namespace portcullis::reactor {
 
 bool RateLimiter::Allow(const std::string& rule, const std::string& identity_key,
-                        const policy::RateLimit& limit, double now_seconds) {
+                        const policy::RateLimit& limit, double now_seconds,
+                        double* retry_after_s) {
   std::string key;
   key.reserve(rule.size() + 1 + identity_key.size());
   key.append(rule).push_back('\0');
@@ -13,7 +14,9 @@ bool RateLimiter::Allow(const std::string& rule, const std::string& identity_key
     if (buckets_.size() >= kMaxBuckets) buckets_.clear();
     it = buckets_.emplace(std::move(key), policy::TokenBucket(limit, now_seconds)).first;
   }
-  return it->second.TryTake(limit, now_seconds);
+  if (it->second.TryTake(limit, now_seconds)) return true;
+  *retry_after_s = it->second.SecondsUntilToken(limit, now_seconds);
+  return false;
 }
 
 }  // namespace portcullis::reactor

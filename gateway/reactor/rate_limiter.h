@@ -19,9 +19,10 @@ class RateLimiter {
  public:
   static constexpr size_t kMaxBuckets = 100000;
 
-  // True if `identity_key` may make one more request under `rule`'s `limit` at `now_seconds`.
+  // True if `identity_key` may make one more request under `rule`'s `limit` at `now_seconds`;
+  // otherwise *retry_after_s says when the next token comes (for Retry-After).
   bool Allow(const std::string& rule, const std::string& identity_key,
-             const policy::RateLimit& limit, double now_seconds);
+             const policy::RateLimit& limit, double now_seconds, double* retry_after_s);
 
  private:
   std::unordered_map<std::string, policy::TokenBucket> buckets_;

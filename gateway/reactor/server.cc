@@ -81,6 +81,10 @@ void OnDebounced(uv_timer_t* timer) {
 void OnPolicyDirChanged(uv_fs_event_t* handle, const char*, int, int status) {
   auto* control = static_cast<ControlLoop*>(handle->data);
   if (status != 0 || control->draining) return;
+  // The first event schedules one reload; events until then ride along. Restarting the timer
+  // on every event would let a busy neighbour file in the same folder hold reloads off
+  // forever. A reload that finds the same bytes changes nothing.
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&control->debounce))) return;
   uv_timer_start(&control->debounce, OnDebounced, kReloadDebounceMs, 0);
 }
 

@@ -37,7 +37,10 @@ TEST_F(GatewayMcpSession, FullSessionfulFlow) {
   ASSERT_TRUE(init.ok()) << init.error();
   ASSERT_EQ(init->status, 200) << init->body;
   std::string session = init->Header("Mcp-Session-Id").value_or("");
-  ASSERT_EQ(session.size(), 32u) << "Mcp-Session-Id: \"" << session << "\"";
+  // The gateway seals the upstream's id to this client's identity (mcp/session_seal.h): an
+  // opaque token of visible ASCII, as MCP requires of session ids.
+  ASSERT_FALSE(session.empty());
+  for (char c : session) ASSERT_TRUE(c >= 0x21 && c <= 0x7e) << session;
   rapidjson::Document doc = ParseJson(init->body);
   ASSERT_TRUE(doc.IsObject()) << init->body;
   EXPECT_EQ(JsonRpcIdText(init->body), "1");

@@ -342,6 +342,28 @@ TEST_F(GatewayPolicyListFilter, JsonListThatIsNotAnArrayComesBackEmpty) {
   EXPECT_EQ(ToolNames(response->body), NameSet{}) << response->body;
 }
 
+TEST_F(GatewayPolicyListFilter, ListReplyWithAnUnexpectedContentTypeIsNotPassedUnfiltered) {
+  // Media types are case-insensitive (RFC 9110 §8.3.1), and an upstream may label its JSON
+  // oddly; whatever the label, a 200 reply to a list request must not reach the client with
+  // entries it may not use (filter it, or refuse it: fail closed).
+  StartGateway();
+  for (const char* type : {"Application/JSON; charset=utf-8", "text/plain", "application/x-json"}) {
+    SCOPED_TRACE(type);
+    std::string body = ListResult("9", kKinds[0]);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      override_reply_ = {HttpHead(200, type, {}, body.size()) + body};
+    }
+    auto client = McpClient::Connect(gateway_.port(), agent_one(), "/mcp/lists", false);
+    ASSERT_TRUE(client.ok()) << client.error();
+    auto response = (*client)->Post(JsonRpc(9, "tools/list"));
+    ASSERT_TRUE(response.ok()) << response.error();
+    EXPECT_EQ(response->body.find(kForbidden), std::string::npos)
+        << "HTTP " << response->status << " " << response->Header("Content-Type").value_or("")
+        << ": " << response->body;
+  }
+}
+
 TEST_F(GatewayPolicyListFilter, JsonListLargerThanTheBoundIsRefusedNotPassed) {
   StartGateway({R"("max_body_bytes": 4096)"});
   std::string tools = "[";

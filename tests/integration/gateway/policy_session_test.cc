@@ -146,10 +146,10 @@ TEST_F(GatewayPolicySession, UpstreamSeesItsOwnIdAndTheClientNever) {
 TEST_F(GatewayPolicySession, NewUpstreamIdIsSealedAgain) {
   auto one = Connect(agent_one(), "scripted", true);
   ASSERT_TRUE(one);
-  auto rotated = one->Post(JsonRpc(4, "rotate"));
+  auto rotated = one->Post(ToolsCall(4, "rotate"));
   ASSERT_TRUE(rotated.ok()) << rotated.error();
   std::string fresh = rotated->Header("Mcp-Session-Id").value_or("");
-  EXPECT_FALSE(fresh.empty());
+  EXPECT_FALSE(fresh.empty()) << rotated->status << " " << rotated->body;
   EXPECT_NE(fresh, "upstream-session-8");
   EXPECT_NE(fresh, one->session());
 }

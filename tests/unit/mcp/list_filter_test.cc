@@ -343,6 +343,62 @@ TEST_F(ListFilter, KindNoneFiltersNothing) {
             "(unchanged)");
 }
 
+// ---- Deep nesting ------------------------------------------------------------------------------
+
+std::string Nested(int depth) {
+  return std::string(static_cast<size_t>(depth), '[') +
+         std::string(static_cast<size_t>(depth), ']');
+}
+
+TEST_F(ListFilter, ModeratelyNestedSchemasAreFilteredNormally) {
+  size_t removed = 0;
+  std::string out = Filter(R"({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo",)"
+                           R"("inputSchema":)" +
+                               Nested(50) + R"(},{"name":"delete_all"}]}})",
+                           ListKind::kTools, &removed);
+  EXPECT_EQ(Names(out, "tools", "name"), Strings{"echo"});
+  EXPECT_EQ(removed, 1u);
+  EXPECT_NE(out.find(Nested(50)), std::string::npos);
+}
+
+TEST_F(ListFilter, DeeplyNestedListIsReplacedNotPassedUnfiltered) {
+  // An upstream's reply nested 100000 deep cannot be walked safely; it must not come out as
+  // it went in (with delete_all in it), and must not crash the filter.
+  size_t removed = 0;
+  std::string body = R"({"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"delete_all",)"
+                     R"("inputSchema":)" +
+                     Nested(100000) + "}]}}";
+  std::string out = Filter(body, ListKind::kTools, &removed);
+  ASSERT_NE(out, "(unchanged)");
+  EXPECT_EQ(out.find("delete_all"), std::string::npos) << out.substr(0, 200);
+  EXPECT_GE(removed, 1u);
+  rapidjson::Document doc;
+  doc.Parse(out.c_str());
+  ASSERT_TRUE(doc.IsObject()) << out.substr(0, 200);
+  EXPECT_TRUE(doc.HasMember("error")) << out.substr(0, 200);
+}
+
+TEST_F(ListFilter, ErrorReplacingADeepListKeepsTheRequestsId) {
+  // The replacement answers the client's request: with "id": null (JSON-RPC 2.0 §5: only when
+  // the id cannot be known) the client cannot match it and waits for an answer forever.
+  std::string body = R"({"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo","inputSchema":)" +
+                     Nested(1000) + "}]}}";
+  std::string out = Filter(body, ListKind::kTools);
+  rapidjson::Document doc;
+  doc.Parse(out.c_str());
+  ASSERT_TRUE(doc.IsObject() && doc.HasMember("id")) << out.substr(0, 200);
+  EXPECT_TRUE(doc["id"].IsInt() && doc["id"].GetInt() == 7) << out.substr(0, 200);
+}
+
+TEST_F(ListFilter, DeeplyNestedNotificationPassesUnchanged) {
+  // In an SSE list reply the events before the result are notifications; one with deep params
+  // is not a list result and must pass as it is (the header's contract), not become an error
+  // response that no request asked for.
+  std::string body = R"({"jsonrpc":"2.0","method":"notifications/message","params":{"data":)" +
+                     Nested(1000) + "}}";
+  EXPECT_EQ(Filter(body, ListKind::kTools), "(unchanged)");
+}
+
 // ---- Duplicate keys ----------------------------------------------------------------------------
 
 // JSON leaves duplicate member names undefined (RFC 8259 §4) and parsers differ: most clients

@@ -117,8 +117,7 @@ TEST(PolicyDecide, UngrantedUpstreamIsDenied) {
   auto policy = Load(OneRule(R"({"cn": "agent-*"})"));
   Decision decision = policy->Decide(WithCn("agent-1"), Method("billing", "ping"));
   EXPECT_FALSE(decision.allowed);
-  EXPECT_EQ(decision.reason,
-            "no rule grants upstream \"billing\" to this identity (default deny)");
+  EXPECT_EQ(decision.reason, "no rule grants upstream \"billing\" to this identity (default deny)");
   // An upstream the policy has never heard of, too.
   EXPECT_FALSE(policy->Decide(WithCn("agent-1"), Tool("nope", "echo")).allowed);
 }
@@ -187,28 +186,29 @@ TEST(PolicyDecide, MatchesIssuerAndSubject) {
 }
 
 TEST(PolicyDecide, MatchesFingerprintsInAnyCaseAndWithColons) {
+  const std::string lower = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  const std::string upper = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
+  const std::string spki = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+  auto key = [](const char* name, const std::string& value) {
+    return std::string("{\"") + name + "\": \"" + value + "\"}";
+  };
   Identity id = WithCn("x");
-  id.cert_sha256 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-  id.spki_sha256 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
-  EXPECT_TRUE(Allows(
-      R"({"fingerprint_sha256": "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"})",
-      id));
-  EXPECT_TRUE(Allows(R"({"fingerprint_sha256": "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:)"
-                     R"(00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"})",
+  id.cert_sha256 = lower;
+  id.spki_sha256 = spki;
+  EXPECT_TRUE(Allows(key("fingerprint_sha256", upper), id));
+  EXPECT_TRUE(Allows(key("fingerprint_sha256",
+                         "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+                         "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"),
                      id));
-  EXPECT_TRUE(Allows(R"({"fingerprint_sha256": "0011*"})", id));
-  EXPECT_FALSE(Allows(R"({"fingerprint_sha256": "0012*"})", id));
-  EXPECT_TRUE(Allows(
-      R"({"spki_sha256": "FFEEDDCCBBAA99887766554433221100ffeeddccbbaa99887766554433221100"})", id));
-  EXPECT_FALSE(Allows(
-      R"({"spki_sha256": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"})", id));
+  EXPECT_TRUE(Allows(key("fingerprint_sha256", "0011*"), id));
+  EXPECT_FALSE(Allows(key("fingerprint_sha256", "0012*"), id));
+  EXPECT_TRUE(Allows(key("spki_sha256", "FFEEDDCCBBAA99887766554433221100" + spki.substr(32)), id));
+  EXPECT_FALSE(Allows(key("spki_sha256", lower), id));
   // An identity whose fingerprint arrives in upper case still matches.
-  Identity upper = id;
-  upper.cert_sha256 = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
-  EXPECT_TRUE(Allows(
-      R"({"fingerprint_sha256": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"})",
-      upper));
-  EXPECT_TRUE(Allows(R"({"fingerprint_sha256": "00112233*"})", upper));
+  Identity shouting = id;
+  shouting.cert_sha256 = upper;
+  EXPECT_TRUE(Allows(key("fingerprint_sha256", lower), shouting));
+  EXPECT_TRUE(Allows(key("fingerprint_sha256", "00112233*"), shouting));
 }
 
 TEST(PolicyDecide, AFieldTheCertificateLacksMatchesNothing) {
@@ -278,7 +278,8 @@ TEST(PolicyDecide, ExplicitDenyBeatsAllowAcrossRules) {
   Decision decision = policy->Decide(id, Tool("everything", "delete-user"));
   EXPECT_FALSE(decision.allowed);
   EXPECT_EQ(decision.rule, "safety");
-  EXPECT_EQ(decision.reason, "tool \"delete-user\" matches deny_tools \"delete-*\" of rule \"safety\"");
+  EXPECT_EQ(decision.reason,
+            "tool \"delete-user\" matches deny_tools \"delete-*\" of rule \"safety\"");
   // Both rules deny "delete-all": the first one in file order is named.
   EXPECT_EQ(policy->Decide(id, Tool("everything", "delete-all")).rule, "ci");
   decision = policy->Decide(id, Prompt("everything", "secret-plan"));
@@ -568,9 +569,10 @@ TEST(PolicyDecide, ReasonsQuoteOddNamesSafely) {
   auto policy = Load(R"({"rules": [{"name": "r", "match": [{"cn": "a"}],
                                      "grant": {"everything": {"tools": ["ok"]}}}]})");
   Identity id = WithCn("a");
-  Decision decision = policy->Decide(id, Tool("everything", "say \"hi\"\\\n\x01"));
+  Decision decision = policy->Decide(id, Tool("everything", "say \"hi\"\\\n\x01\x7f"));
   EXPECT_EQ(decision.reason,
-            "no rule allows tool \"say \\\"hi\\\"\\\\\\x0a\\x01\" on upstream \"everything\"");
+            "no rule allows tool \"say \\\"hi\\\"\\\\\\x0a\\x01\\x7f\" on upstream "
+            "\"everything\"");
   const std::string long_name(5000, 'x');
   decision = policy->Decide(id, Tool("everything", long_name));
   EXPECT_FALSE(decision.allowed);
@@ -599,8 +601,9 @@ TEST(PolicyDecide, EmptyIdentityMatchesNothingButTheEveryoneMatcher) {
 // index, must agree with Explain, which tests every rule.
 TEST(PolicyDecide, IndexAgreesWithTestingEveryRule) {
   std::mt19937 rng(7);
-  const char* keys[] = {"cn",     "spiffe_id", "uri_san",           "dns_san",    "email_san",
-                        "issuer", "subject",   "fingerprint_sha256", "spki_sha256"};
+  const char* keys[] = {"cn",      "spiffe_id",          "uri_san",
+                        "dns_san", "email_san",          "issuer",
+                        "subject", "fingerprint_sha256", "spki_sha256"};
   auto value_for = [&](const std::string& key, int n) {
     if (key == "fingerprint_sha256" || key == "spki_sha256") {
       std::string hex = std::to_string(n % 7);
@@ -685,10 +688,12 @@ TEST(PolicyDecide, IndexAgreesWithTestingEveryRule) {
         Decision decided = policy->Decide(id, action);
         Explanation explained = policy->Explain(id, action);
         ASSERT_EQ(decided.allowed, explained.decision.allowed)
-            << text << "\n" << explained.ToText() << "\n" << decided.reason << "\n" << id.cn
-            << "|" << id.spiffe_id << "|" << id.uri_sans[1] << "|" << id.dns_sans[0] << "|"
-            << id.email_sans[0] << "|" << id.issuer << "|" << id.subject << "|"
-            << id.cert_sha256 << "|" << id.spki_sha256;
+            << text << "\n"
+            << explained.ToText() << "\n"
+            << decided.reason << "\n"
+            << id.cn << "|" << id.spiffe_id << "|" << id.uri_sans[1] << "|" << id.dns_sans[0] << "|"
+            << id.email_sans[0] << "|" << id.issuer << "|" << id.subject << "|" << id.cert_sha256
+            << "|" << id.spki_sha256;
         ASSERT_EQ(decided.rule, explained.decision.rule) << text;
         ASSERT_EQ(decided.reason, explained.decision.reason) << text;
       }

@@ -88,8 +88,8 @@ TEST(PolicyExamples, KubernetesNamespaces) {
   using O = Action::Object;
   Identity payments = Spiffe("spiffe://prod.example.com/ns/payments/sa/agent");
   EXPECT_TRUE(Allowed(policy, payments, "billing", "tools/call", O::kTool, "invoice-create"));
-  Decision decision = policy->Decide(
-      payments, Action{"billing", "tools/call", O::kTool, "invoice-delete"});
+  Decision decision =
+      policy->Decide(payments, Action{"billing", "tools/call", O::kTool, "invoice-delete"});
   EXPECT_FALSE(decision.allowed);
   EXPECT_EQ(decision.rule, "payments");
   decision = policy->Decide(payments, Action{"billing", "tools/call", O::kTool, "invoice-list"});
@@ -97,16 +97,16 @@ TEST(PolicyExamples, KubernetesNamespaces) {
   EXPECT_EQ(decision.rate_limit->burst, 40);
   EXPECT_TRUE(Allowed(policy, payments, "billing", "resources/read", O::kResource,
                       "billing://invoices/2024/17"));
-  EXPECT_TRUE(Allowed(policy, payments, "docs", "resources/read", O::kResource,
-                      "docs://public/faq"));
-  EXPECT_FALSE(Allowed(policy, payments, "docs", "resources/read", O::kResource,
-                       "docs://internal/runbook"));
+  EXPECT_TRUE(
+      Allowed(policy, payments, "docs", "resources/read", O::kResource, "docs://public/faq"));
+  EXPECT_FALSE(
+      Allowed(policy, payments, "docs", "resources/read", O::kResource, "docs://internal/runbook"));
 
   Identity support = Spiffe("spiffe://prod.example.com/ns/support/sa/helpdesk");
   EXPECT_TRUE(Allowed(policy, support, "billing", "tools/call", O::kTool, "refund-lookup"));
   EXPECT_FALSE(Allowed(policy, support, "billing", "tools/call", O::kTool, "invoice-create"));
-  EXPECT_TRUE(Allowed(policy, support, "docs", "resources/read", O::kResource,
-                      "docs://internal/runbook"));
+  EXPECT_TRUE(
+      Allowed(policy, support, "docs", "resources/read", O::kResource, "docs://internal/runbook"));
   EXPECT_TRUE(Allowed(policy, support, "docs", "prompts/get", O::kPrompt, "summarize"));
 
   Identity dev = Spiffe("spiffe://prod.example.com/ns/dev/sa/x");
@@ -119,8 +119,8 @@ TEST(PolicyExamples, KubernetesNamespaces) {
     EXPECT_FALSE(Allowed(policy, Spiffe(id), "billing", "tools/call", O::kTool, "invoice-create"))
         << id;
   }
-  EXPECT_FALSE(Allowed(policy, Spiffe("spiffe://prod.example.com/ns/a/b/sa/x"), "docs",
-                       "initialize"));
+  EXPECT_FALSE(
+      Allowed(policy, Spiffe("spiffe://prod.example.com/ns/a/b/sa/x"), "docs", "initialize"));
 }
 
 TEST(PolicyExamples, CiAgents) {
@@ -160,8 +160,8 @@ TEST(PolicyExamples, CiAgents) {
   decision = policy->Decide(release, Action{"repo", "tools/call", O::kTool, "git-push-force"});
   EXPECT_EQ(decision.rule, "ci-agents");
   EXPECT_FALSE(Allowed(policy, rogue, "repo", "initialize"));
-  EXPECT_FALSE(Allowed(policy, agent("ci-agent-release-10", "CN=CI Issuing CA,O=Example"),
-                       "repo", "tools/call", O::kTool, "publish-release"));
+  EXPECT_FALSE(Allowed(policy, agent("ci-agent-release-10", "CN=CI Issuing CA,O=Example"), "repo",
+                       "tools/call", O::kTool, "publish-release"));
   // explain answers for it.
   Explanation explanation =
       policy->Explain(rogue, Action{"repo", "tools/call", O::kTool, "git-status"});
@@ -224,8 +224,8 @@ TEST(PolicyExamples, ConfPolicyLoadsWithTheConfUpstreams) {
   Identity dev = Spiffe("spiffe://portcullis.local/client");
   dev.cn = "client";
   EXPECT_TRUE(Allowed(policy, dev, "example", "tools/call", O::kTool, "slow_count"));
-  EXPECT_TRUE(Allowed(policy, dev, "example", "resources/read", O::kResource,
-                      "example://greeting"));
+  EXPECT_TRUE(
+      Allowed(policy, dev, "example", "resources/read", O::kResource, "example://greeting"));
   EXPECT_TRUE(Allowed(policy, dev, "example", "prompts/get", O::kPrompt, "greet"));
   EXPECT_FALSE(Allowed(policy, dev, "files", "tools/call", O::kTool, "delete_file"));
   Identity agent;
@@ -233,7 +233,8 @@ TEST(PolicyExamples, ConfPolicyLoadsWithTheConfUpstreams) {
   agent.issuer = "CN=Team CA,O=Example";
   agent.cert_sha256 = std::string(64, '6');
   EXPECT_TRUE(Allowed(policy, agent, "example", "tools/call", O::kTool, "echo"));
-  Decision decision = policy->Decide(agent, Action{"example", "tools/call", O::kTool, "slow_count"});
+  Decision decision =
+      policy->Decide(agent, Action{"example", "tools/call", O::kTool, "slow_count"});
   EXPECT_FALSE(decision.allowed);
   EXPECT_EQ(decision.rule, "ci-no-slow-tools");
   EXPECT_FALSE(Allowed(policy, agent, "files", "initialize"));

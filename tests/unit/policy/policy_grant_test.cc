@@ -96,9 +96,19 @@ TEST(PolicyGrant, ResourceTemplatesShownWhenTheirLiteralPrefixIsAllowed) {
 TEST(PolicyGrant, AgreesWithDecideForEveryName) {
   auto policy = Load(kPolicy);
   std::mt19937 rng(99);
-  const std::vector<std::string> parts = {"get-", "list-", "secret", "echo", "review",
-                                          "summarize-", "file:///repo/", ".git/", "x", "/",
-                                          "https://docs.example.com/", "deploy", ""};
+  const std::vector<std::string> parts = {"get-",
+                                          "list-",
+                                          "secret",
+                                          "echo",
+                                          "review",
+                                          "summarize-",
+                                          "file:///repo/",
+                                          ".git/",
+                                          "x",
+                                          "/",
+                                          "https://docs.example.com/",
+                                          "deploy",
+                                          ""};
   for (const char* cn : {"dev-1", "dev-2", "dev-3", "ops"}) {
     for (const char* upstream : {"everything", "files", "other"}) {
       Identity id = WithCn(cn);

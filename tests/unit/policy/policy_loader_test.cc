@@ -40,7 +40,9 @@ std::string OneError(const std::string& text) {
 }
 
 // A rule on line 2 whose body is `rule` (the rule's object opens at column 3).
-std::string RuleError(const std::string& rule) { return OneError("{\"rules\": [\n  " + rule + "\n]}"); }
+std::string RuleError(const std::string& rule) {
+  return OneError("{\"rules\": [\n  " + rule + "\n]}");
+}
 
 std::vector<std::string> Warnings(const std::string& text) {
   PolicyLoad load = ParsePolicy("p.json", text, kUpstreams);
@@ -107,7 +109,8 @@ TEST(PolicyLoader, TopLevelShape) {
   std::vector<std::string> errors = Errors("{\"rule\": []}");
   ASSERT_EQ(errors.size(), 2u) << Joined(errors);
   EXPECT_EQ(errors[0], "conf/policy.json:1:1: missing required key \"rules\"");
-  EXPECT_EQ(errors[1], "conf/policy.json:1:2: /rule: unknown key \"rule\"; did you mean \"rules\"?");
+  EXPECT_EQ(errors[1],
+            "conf/policy.json:1:2: /rule: unknown key \"rule\"; did you mean \"rules\"?");
 }
 
 TEST(PolicyLoader, RuleShape) {
@@ -119,7 +122,8 @@ TEST(PolicyLoader, RuleShape) {
                         "conf/policy.json:2:3: /rules/0: missing required key \"name\"",
                         "conf/policy.json:2:3: /rules/0: missing required key \"match\"",
                         "conf/policy.json:2:3: /rules/0: missing required key \"grant\""}));
-  errors = Errors("{\"rules\": [\n  {\"name\": \"r\", \"match\": {\"cn\": \"a\"}, \"grants\": {}}\n]}");
+  errors =
+      Errors("{\"rules\": [\n  {\"name\": \"r\", \"match\": {\"cn\": \"a\"}, \"grants\": {}}\n]}");
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[1],
             "conf/policy.json:2:39: /rules/0/grants: unknown key \"grants\"; did you mean "
@@ -135,6 +139,8 @@ TEST(PolicyLoader, RuleNames) {
             "conf/policy.json:2:12: /rules/0/name: must not be empty: decisions and the audit "
             "log name the rule");
   EXPECT_EQ(RuleError(R"({"name": "a\tb", "match": {"cn": "a"}, "grant": {}})"),
+            "conf/policy.json:2:12: /rules/0/name: must not contain control characters");
+  EXPECT_EQ(RuleError(R"({"name": "a\u007f", "match": {"cn": "a"}, "grant": {}})"),
             "conf/policy.json:2:12: /rules/0/name: must not contain control characters");
   EXPECT_EQ(OneError("{\"rules\": [\n  " + std::string(kOk) + ",\n  " + std::string(kOk) + "\n]}"),
             "conf/policy.json:3:12: /rules/1/name: duplicate rule name \"r\" (first at 2:12): "
@@ -218,11 +224,13 @@ TEST(PolicyLoader, Grants) {
   EXPECT_EQ(RuleError(R"({"name": "r", "match": {"cn": "a"}, "grant": {"*": {"tools": [1]}}})"),
             "conf/policy.json:2:65: /rules/0/grant/*/tools/0: expected a string (an exact value "
             "or a glob), got a number (1)");
-  EXPECT_EQ(RuleError(R"({"name": "r", "match": {"cn": "a"}, "grant": {"*": {"prompts": ["a", ""]}}})"),
-            "conf/policy.json:2:72: /rules/0/grant/*/prompts/1: must not be empty");
-  EXPECT_EQ(RuleError(R"({"name": "r", "match": {"cn": "a"}, "grant": {"*": {"methods": ["x\\"]}}})"),
-            "conf/policy.json:2:67: /rules/0/grant/*/methods/0: invalid pattern \"x\\\\\": ends "
-            "with an unfinished escape '\\' (write \"\\\\\" for a backslash)");
+  EXPECT_EQ(
+      RuleError(R"({"name": "r", "match": {"cn": "a"}, "grant": {"*": {"prompts": ["a", ""]}}})"),
+      "conf/policy.json:2:72: /rules/0/grant/*/prompts/1: must not be empty");
+  EXPECT_EQ(
+      RuleError(R"({"name": "r", "match": {"cn": "a"}, "grant": {"*": {"methods": ["x\\"]}}})"),
+      "conf/policy.json:2:67: /rules/0/grant/*/methods/0: invalid pattern \"x\\\\\": ends "
+      "with an unfinished escape '\\' (write \"\\\\\" for a backslash)");
 }
 
 TEST(PolicyLoader, RateLimits) {
@@ -234,8 +242,9 @@ TEST(PolicyLoader, RateLimits) {
   EXPECT_EQ(rule("10"),
             "conf/policy.json:2:66: /rules/0/rate_limit: expected an object such as "
             "{\"requests_per_second\": 10, \"burst\": 20}, got a number (10)");
-  EXPECT_EQ(rule("{}"), "conf/policy.json:2:66: /rules/0/rate_limit: missing required key "
-                        "\"requests_per_second\"");
+  EXPECT_EQ(rule("{}"),
+            "conf/policy.json:2:66: /rules/0/rate_limit: missing required key "
+            "\"requests_per_second\"");
   EXPECT_EQ(rule(R"({"requests_per_second": 0})"),
             "conf/policy.json:2:90: /rules/0/rate_limit/requests_per_second: must be a number "
             "greater than 0 up to 1e9, got 0");
