@@ -67,13 +67,11 @@ void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
   http::HeaderList out;
   out.reserve(headers.size() + 1);
   bool event_stream = false;
-  bool json = false;
   for (auto& [name, value] : headers) {
     if (http::IsHopByHopHeader(name)) continue;
     if (http::EqualsIgnoreCase(name, "x-accel-buffering")) continue;  // set below
     if (http::EqualsIgnoreCase(name, "content-type")) {
       event_stream = value.find("text/event-stream") != std::string::npos;
-      json = value.find("application/json") != std::string::npos;
     }
     if (rules_.sealer && http::EqualsIgnoreCase(name, "mcp-session-id")) {
       value = SealSessionId(value);
@@ -84,12 +82,15 @@ void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
   // Tell any buffering proxy in front of us not to hold events back (MCP 2026-07-28).
   if (event_stream) out.emplace_back("X-Accel-Buffering", "no");
   if (rules_.list_kind != mcp::ListKind::kNone && status == 200) {
-    if (json) {
-      mode_ = BodyMode::kBufferJson;  // the length changes: the head waits for the body
+    if (event_stream) {
+      mode_ = BodyMode::kFilterSse;
+    } else {
+      // JSON, or anything that says it is not: a client may parse it anyway, so it is
+      // filtered as JSON. The length changes: the head waits for the body.
+      mode_ = BodyMode::kBufferJson;
       held_headers_ = std::move(out);
       return;
     }
-    if (event_stream) mode_ = BodyMode::kFilterSse;
   }
   head_written_ = true;
   writer_->WriteHead(status, out, mode_ == BodyMode::kStream ? content_length : std::nullopt);
