@@ -144,10 +144,12 @@ void IdentityIndex::MatchingRules(const Identity& identity, std::vector<uint32_t
       return false;  // every value: another SAN may select other matchers
     });
   }
-  candidates.insert(candidates.end(), unindexed_.begin(), unindexed_.end());
-  for (const Ref& ref : candidates) {
-    if ((*rules_)[ref.rule].matchers[ref.matcher].Matches(identity)) {
-      out->push_back(ref.rule);
+  const std::vector<Ref>* both[] = {&candidates, &unindexed_};
+  for (const std::vector<Ref>* refs : both) {
+    for (const Ref& ref : *refs) {
+      if ((*rules_)[ref.rule].matchers[ref.matcher].Matches(identity)) {
+        out->push_back(ref.rule);
+      }
     }
   }
   std::sort(out->begin(), out->end());

@@ -183,6 +183,11 @@ TEST(PolicyDecide, MatchesIssuerAndSubject) {
   EXPECT_TRUE(Allows(R"({"subject": "CN=agent-1,O=Example"})", id));
   EXPECT_TRUE(Allows(R"({"subject": "*,O=Example"})", id));
   EXPECT_FALSE(Allows(R"({"subject": "cn=agent-1,o=example"})", id));
+  // An RFC 4514 escape in the subject is a backslash: a glob escape, written twice in JSON.
+  Identity smith = WithCn("Smith, John");
+  smith.subject = "CN=Smith\\, John,O=Example";
+  EXPECT_TRUE(Allows(R"({"subject": "CN=Smith\\\\, John,*"})", smith));
+  EXPECT_FALSE(Allows(R"({"subject": "CN=Smith\\, John,*"})", smith));
 }
 
 TEST(PolicyDecide, MatchesFingerprintsInAnyCaseAndWithColons) {
