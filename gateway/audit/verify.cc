@@ -127,17 +127,16 @@ bool ChainVerifier::Line(std::string_view line, bool terminated) {
       return false;
     }
     result_.recovered_regions += 1;
-    std::string note = Where(unreadable_.file, unreadable_.line) + ": " +
-                       std::to_string(unreadable_.lines) + " unreadable line(s) (" +
-                       std::to_string(unreadable_.bytes) +
-                       " bytes) acknowledged by audit.recovered at " + Where(file_, line_no_) +
-                       " (seq " + std::to_string(seq) +
-                       "): the writer stopped mid-record; a record being written then was lost";
+    const std::string what =
+        std::to_string(unreadable_.lines) + " unreadable line(s) (" +
+        std::to_string(unreadable_.bytes) + " bytes) acknowledged by audit.recovered at " +
+        Where(file_, line_no_) + " (seq " + std::to_string(seq) +
+        "): the writer stopped mid-record; a record being written then was lost";
     if (options_.strict) {
-      Fail(Problem::kRecovered, unreadable_.file, unreadable_.line, 0, note);
+      Fail(Problem::kRecovered, unreadable_.file, unreadable_.line, 0, "crash recovery: " + what);
       return false;
     }
-    result_.notes.push_back(std::move(note));
+    result_.notes.push_back(Where(unreadable_.file, unreadable_.line) + ": " + what);
     unreadable_.Reset();
   }
   if (!record->hash_ok) {
@@ -172,15 +171,15 @@ bool ChainVerifier::Line(std::string_view line, bool terminated) {
       return false;
     }
     if (seq != 1) {
-      std::string note = Where(file_, line_no_) + ": the chain starts at seq " +
-                         std::to_string(seq) + "; its prev (" + Short(record->tail.prev) +
-                         ") is in an earlier file that was not given and cannot be checked; "
-                         "every later link is";
+      const std::string what = "the chain starts at seq " + std::to_string(seq) + "; its prev (" +
+                               Short(record->tail.prev) +
+                               ") is in an earlier file that was not given and cannot be "
+                               "checked; every later link is";
       if (options_.strict) {
-        Fail(Problem::kBadStart, file_, line_no_, seq, note);
+        Fail(Problem::kBadStart, file_, line_no_, seq, "bad start (strict): " + what);
         return false;
       }
-      result_.notes.push_back(std::move(note));
+      result_.notes.push_back(Where(file_, line_no_) + ": " + what);
     }
     result_.first_seq = seq;
     have_prev_ = true;

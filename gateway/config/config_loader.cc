@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/reactor/address_filter.h"
 #include "portcullis/config.h"
 #include "portcullis/did_you_mean.h"
 #include "portcullis/located_json.h"
@@ -66,9 +68,8 @@ struct NotBuiltYet {
   const char* pointer;
   const char* message;
 };
-constexpr NotBuiltYet kNotBuiltYet[] = {
-    {"/admin", "the admin listener is not built yet; this key is ignored"},
-};
+// (None at the moment; a std::array because a built-in array cannot be empty.)
+constexpr std::array<NotBuiltYet, 0> kNotBuiltYet = {};
 constexpr const char* kStdioNotBuiltYet = "stdio upstreams are not supported yet";
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -282,6 +283,7 @@ class Loader {
                     {"anomalies", [this](auto& v, auto& p) { ReadAnomalies(v, p); }},
                     {"admin", [this](auto& v, auto& p) { ReadAdmin(v, p); }},
                     {"limits", [this](auto& v, auto& p) { ReadLimits(v, p); }},
+                    {"access", [this](auto& v, auto& p) { ReadAccess(v, p); }},
                 });
     if (root.Find("reactors") == nullptr) {
       ResolveReactors();
@@ -749,7 +751,7 @@ class Loader {
             {"flush_interval_ms",
              [&](auto& v, auto& p) { ReadUint(v, p, 10, 60000, &audit.flush_interval_ms); }},
             {"queue_size",
-             [&](auto& v, auto& p) { ReadUint(v, p, 16, 1048576, &audit.queue_size); }},
+             [&](auto& v, auto& p) { ReadUint(v, p, 16, 65536, &audit.queue_size); }},
         });
   }
 
@@ -815,6 +817,47 @@ class Loader {
                     {"drain_timeout_ms", range(1, 3600000, &limits.drain_timeout_ms)},
                     {"max_json_depth", range(1, 1000, &limits.max_json_depth)},
                 });
+  }
+
+  // --- access ------------------------------------------------------------------------------
+
+  void ReadAccess(const LocatedJson& value, const std::string& pointer) {
+    VisitObject(
+        value, pointer,
+        {
+            {"allow", [this](auto& v, auto& p) { ReadCidrList(v, p, &config_->access.allow); }},
+            {"deny", [this](auto& v, auto& p) { ReadCidrList(v, p, &config_->access.deny); }},
+        });
+  }
+
+  void ReadCidrList(const LocatedJson& value, const std::string& pointer,
+                    std::vector<CidrBlock>* out) {
+    if (!value.is_array()) {
+      TypeError(value, pointer, "an array of CIDR blocks, e.g. [\"10.0.0.0/8\", \"::1/128\"]");
+      return;
+    }
+    if (value.items.empty() && out == &config_->access.allow) {
+      // An empty allow list would read as "allow nobody" to some and "no filter" to others;
+      // make the operator say which.
+      Error(value.loc, pointer,
+            "an empty allow list is ambiguous: remove the key to allow every address, or list "
+            "the blocks to allow");
+      return;
+    }
+    for (size_t i = 0; i < value.items.size(); ++i) {
+      const LocatedJson& item = value.items[i];
+      std::string item_pointer = JsonPointerAppend(pointer, i);
+      std::string text;
+      if (!ReadString(item, item_pointer, &text)) {
+        continue;
+      }
+      Result<CidrBlock> block = reactor::ParseCidr(text);
+      if (!block.ok()) {
+        Error(item.loc, item_pointer, block.error());
+        continue;
+      }
+      out->push_back(std::move(block).value());
+    }
   }
 
   ConfigLoad* out_;
