@@ -85,8 +85,8 @@ std::string ListResult(const std::string& id_json, const Kind& kind) {
          kind.entries + R"(,"nextCursor":"page-2"}})";
 }
 
-constexpr char kProgress[] =
-    R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}})";
+constexpr char kProgress[] = R"({"jsonrpc":"2.0","method":"notifications/progress",)"
+                             R"("params":{"progressToken":"t","progress":1}})";
 
 // One SSE event carrying `json`, with `eol` line endings; `split_data` spreads the JSON over
 // several data lines (cut after each comma of the top level object's first members).
@@ -362,6 +362,23 @@ TEST_F(GatewayPolicyListFilter, ListReplyWithAnUnexpectedContentTypeIsNotPassedU
         << "HTTP " << response->status << " " << response->Header("Content-Type").value_or("")
         << ": " << response->body;
   }
+}
+
+TEST_F(GatewayPolicyListFilter, ByteOrderMarkedJsonListIsNotPassedUnfiltered) {
+  // RFC 8259 §8.1: parsers MAY ignore a leading byte order mark, and Python's json.loads on
+  // bytes does. The filter must not hand such a list on as it came.
+  StartGateway();
+  std::string body = "\xEF\xBB\xBF" + ListResult("9", kKinds[0]);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    override_reply_ = JsonReply(body).pieces;
+  }
+  auto client = McpClient::Connect(gateway_.port(), agent_one(), "/mcp/lists", false);
+  ASSERT_TRUE(client.ok()) << client.error();
+  auto response = (*client)->Post(JsonRpc(9, "tools/list"));
+  ASSERT_TRUE(response.ok()) << response.error();
+  EXPECT_EQ(response->body.find(kForbidden), std::string::npos)
+      << "HTTP " << response->status << ": " << response->body;
 }
 
 TEST_F(GatewayPolicyListFilter, JsonListLargerThanTheBoundIsRefusedNotPassed) {

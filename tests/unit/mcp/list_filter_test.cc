@@ -55,6 +55,30 @@ Identity Stranger() {
   return id;
 }
 
+// error.code of a JSON-RPC error body, 0 otherwise; the id as JSON text, "" when absent.
+int JsonRpcCode(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("error") ||
+      !doc["error"].IsObject() || !doc["error"].HasMember("code") ||
+      !doc["error"]["code"].IsInt()) {
+    return 0;
+  }
+  return doc["error"]["code"].GetInt();
+}
+
+std::string IdOf(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("id")) {
+    return "";
+  }
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  doc["id"].Accept(writer);
+  return std::string(out.GetString(), out.GetSize());
+}
+
 class ListFilter : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -432,6 +456,40 @@ TEST_F(ListFilter, DuplicateKeysCannotSmuggleForbiddenEntries) {
     std::string out = Filter(c.body, c.kind);
     EXPECT_EQ(out.find("delete_all"), std::string::npos) << c.what << ": " << out;
   }
+}
+
+TEST_F(ListFilter, RepeatedListOrResultBecomesAnErrorForTheSameRequest) {
+  for (const char* body : {R"({"jsonrpc":"2.0","id":"r-1","result":{"tools":[{"name":"echo"}],)"
+                           R"("tools":[]}})",
+                           R"({"jsonrpc":"2.0","id":"r-1","result":{"tools":[]},"result":{}})"}) {
+    size_t removed = 0;
+    std::string out = Filter(body, ListKind::kTools, &removed);
+    EXPECT_EQ(JsonRpcCode(out), -32603) << out;
+    EXPECT_EQ(IdOf(out), R"("r-1")") << out;
+    EXPECT_GE(removed, 1u);
+  }
+}
+
+TEST_F(ListFilter, EntryWithARepeatedNameIsRemoved) {
+  size_t removed = 0;
+  std::string out = Filter(R"({"jsonrpc":"2.0","id":1,"result":{"tools":[)"
+                           R"({"name":"echo","name":"echo"},{"name":"get_a"}]}})",
+                           ListKind::kTools, &removed);
+  EXPECT_EQ(Names(out, "tools", "name"), Strings{"get_a"});
+  EXPECT_EQ(removed, 1u);
+}
+
+// ---- Bodies that are not plain JSON --------------------------------------------------------
+
+// A UTF-8 byte order mark before the JSON: RFC 8259 §8.1 says a parser MAY ignore it, and
+// several do (Python's json.loads on bytes, which is what httpx's Response.json() calls). A
+// list reply the filter cannot read must not go to the client as it came.
+TEST_F(ListFilter, ByteOrderMarkedListIsNotPassedUnfiltered) {
+  std::string body = "\xEF\xBB\xBF" + std::string(R"({"jsonrpc":"2.0","id":1,"result":{"tools":[)"
+                                                  R"({"name":"echo"},{"name":"delete_all"}]}})");
+  std::string out = Filter(body, ListKind::kTools);
+  EXPECT_NE(out, "(unchanged)");
+  EXPECT_EQ(out.find("delete_all"), std::string::npos) << out;
 }
 
 }  // namespace

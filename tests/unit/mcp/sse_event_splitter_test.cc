@@ -247,57 +247,59 @@ TEST(SseEventSplitter, FinishedEventLargerThanTheBoundInOneFeedIsDelivered) {
 
 // ---- SseEventData ---------------------------------------------------------------------------
 
-TEST(SseEventData, OneDataLine) { EXPECT_EQ(SseEventData("data: {\"a\":1}\n\n"), "{\"a\":1}"); }
+TEST(SseEventSplitterData, OneDataLine) {
+  EXPECT_EQ(SseEventData("data: {\"a\":1}\n\n"), "{\"a\":1}");
+}
 
-TEST(SseEventData, DataLinesAreJoinedWithLf) {
+TEST(SseEventSplitterData, DataLinesAreJoinedWithLf) {
   EXPECT_EQ(SseEventData("data: {\"a\":\ndata: 1}\n\n"), "{\"a\":\n1}");
   EXPECT_EQ(SseEventData("data: a\r\ndata: b\r\ndata: c\r\n\r\n"), "a\nb\nc");
   EXPECT_EQ(SseEventData("data: a\rdata: b\r\r"), "a\nb");
 }
 
-TEST(SseEventData, OnlyOneSpaceAfterTheColonIsRemoved) {
+TEST(SseEventSplitterData, OnlyOneSpaceAfterTheColonIsRemoved) {
   EXPECT_EQ(SseEventData("data:x\n\n"), "x");
   EXPECT_EQ(SseEventData("data:  x\n\n"), " x");
   EXPECT_EQ(SseEventData("data: x \n\n"), "x ");
 }
 
-TEST(SseEventData, DataWithoutColonIsAnEmptyLine) {
+TEST(SseEventSplitterData, DataWithoutColonIsAnEmptyLine) {
   // HTML SSE §9.2.6: a line without a colon is a field name with an empty value.
   EXPECT_EQ(SseEventData("data\n\n"), "");
   EXPECT_EQ(SseEventData("data: a\ndata\ndata: b\n\n"), "a\n\nb");
 }
 
-TEST(SseEventData, OtherFieldsAndCommentsAreNotData) {
+TEST(SseEventSplitterData, OtherFieldsAndCommentsAreNotData) {
   EXPECT_EQ(SseEventData("event: message\nid: 7\nretry: 10\n: data: no\ndata: yes\n\n"), "yes");
   // Field names are compared whole: "database" and " data" are not "data".
   EXPECT_EQ(SseEventData("database: no\n data: no\nDATA: no\ndata: yes\n\n"), "yes");
 }
 
-TEST(SseEventData, EventWithoutDataHasNone) {
+TEST(SseEventSplitterData, EventWithoutDataHasNone) {
   EXPECT_EQ(SseEventData("event: ping\n\n"), "");
   EXPECT_EQ(SseEventData(": keep-alive\n\n"), "");
   EXPECT_EQ(SseEventData(""), "");
 }
 
-TEST(SseEventData, UnterminatedEventStillHasItsData) {
+TEST(SseEventSplitterData, UnterminatedEventStillHasItsData) {
   EXPECT_EQ(SseEventData("data: a\ndata: b"), "a\nb");
 }
 
 // ---- ReplaceSseEventData --------------------------------------------------------------------
 
-TEST(ReplaceSseEventData, KeepsOtherFieldsInPlace) {
+TEST(SseEventSplitterReplaceData, KeepsOtherFieldsInPlace) {
   EXPECT_EQ(ReplaceSseEventData("event: message\nid: 9\ndata: {\"old\":1}\n\n", "{\"new\":2}"),
             "event: message\nid: 9\ndata: {\"new\":2}\n\n");
   EXPECT_EQ(ReplaceSseEventData(": note\ndata: old\nid: 4\n\n", "new"),
             ": note\ndata: new\nid: 4\n\n");
 }
 
-TEST(ReplaceSseEventData, ManyDataLinesBecomeOneWhereTheFirstWas) {
+TEST(SseEventSplitterReplaceData, ManyDataLinesBecomeOneWhereTheFirstWas) {
   EXPECT_EQ(ReplaceSseEventData("id: 1\ndata: {\"a\":\nevent: message\ndata: 1}\n\n", "{}"),
             "id: 1\ndata: {}\nevent: message\n\n");
 }
 
-TEST(ReplaceSseEventData, AnyLineEndingComesOutAsLf) {
+TEST(SseEventSplitterReplaceData, AnyLineEndingComesOutAsLf) {
   EXPECT_EQ(ReplaceSseEventData("event: message\r\ndata: old\r\n\r\n", "new"),
             "event: message\ndata: new\n\n");
   EXPECT_EQ(ReplaceSseEventData("event: message\rdata: old\r\r", "new"),
@@ -305,7 +307,7 @@ TEST(ReplaceSseEventData, AnyLineEndingComesOutAsLf) {
   EXPECT_EQ(ReplaceSseEventData("data: old", "new"), "data: new\n\n");
 }
 
-TEST(ReplaceSseEventData, ResultIsOneWholeEventWithTheNewData) {
+TEST(SseEventSplitterReplaceData, ResultIsOneWholeEventWithTheNewData) {
   for (std::string_view event : {"event: message\r\ndata: a\r\ndata: b\r\n\r\n",
                                  "data: a\rdata: b\r\r", "id: 2\ndata: a\n\n"}) {
     std::string replaced = ReplaceSseEventData(event, "{\"tools\":[]}");
