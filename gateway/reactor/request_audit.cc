@@ -1,5 +1,7 @@
 #include "gateway/reactor/request_audit.h"
 
+#include "gateway/audit/identity_summary.h"
+
 namespace portcullis::reactor {
 
 void RequestAudit::Begin(std::string_view http_method_in, std::string_view path_in,
@@ -12,14 +14,6 @@ void RequestAudit::Begin(std::string_view http_method_in, std::string_view path_
   bytes_in = body_bytes;
 }
 
-void AppendIdentitySummary(audit::Record* record, const Identity& identity) {
-  record->Begin("identity");
-  record->Str("cn", identity.cn);
-  if (!identity.spiffe_id.empty()) record->Str("spiffe_id", identity.spiffe_id);
-  record->Str("fingerprint_sha256", identity.cert_sha256);
-  record->End();
-}
-
 void RequestAudit::Write(audit::AuditSink* sink, const std::string& conn, const std::string& peer,
                          const Identity& identity, int status, uint64_t bytes_out,
                          uint64_t now_us) {
@@ -27,7 +21,7 @@ void RequestAudit::Write(audit::AuditSink* sink, const std::string& conn, const 
   pending = false;
   auto fill = [&](audit::Record& r) {
     r.Str("conn", conn).Str("peer", peer);
-    AppendIdentitySummary(&r, identity);
+    audit::AppendIdentitySummary(&r, identity);
     r.Str("http_method", http_method).Str("path", path);
     if (!server.empty()) r.Str("server", server);
     if (!method.empty()) r.Str("method", method);

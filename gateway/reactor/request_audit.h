@@ -34,7 +34,4 @@ struct RequestAudit {
              const Identity& identity, int status, uint64_t bytes_out, uint64_t now_us);
 };
 
-// The identity fields every request record carries (the full identity is in tls.handshake).
-void AppendIdentitySummary(audit::Record* record, const Identity& identity);
-
 }  // namespace portcullis::reactor

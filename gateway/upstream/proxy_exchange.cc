@@ -4,6 +4,10 @@
 
 #include "gateway/audit/anomaly_monitor.h"
 #include "gateway/http/response_head.h"
+#include "gateway/mcp/jsonrpc_message.h"
+#include "gateway/audit/identity_summary.h"
+#include "gateway/upstream/detached_request.h"
+#include "gateway/upstream/upstream_request.h"
 #include "gateway/mcp/jsonrpc_error.h"
 #include "gateway/upstream/upstream_connection.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -92,6 +96,10 @@ void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
       return;
     }
   }
+  if (event_stream && mode_ == BodyMode::kStream && rules_.guard_server_requests &&
+      rules_.policy && rules_.identity) {
+    mode_ = BodyMode::kGuardSse;
+  }
   head_written_ = true;
   writer_->WriteHead(status, out, mode_ == BodyMode::kStream ? content_length : std::nullopt);
 }
@@ -115,6 +123,59 @@ void ProxyExchange::WriteFilteredEvent(std::string_view event) {
   }
 }
 
+void ProxyExchange::GuardEvent(std::string_view event) {
+  std::string data = mcp::SseEventData(event);
+  // Most events are notifications and results: a request needs both a method and an id.
+  if (data.find("\"method\"") == std::string::npos || data.find("\"id\"") == std::string::npos) {
+    writer_->WriteBody(event);
+    return;
+  }
+  mcp::InspectResult message = mcp::InspectMessage(data, mcp::kDefaultMaxJsonDepth);
+  if (!message.ok() || message.info().kind != mcp::MessageInfo::Kind::kRequest) {
+    writer_->WriteBody(event);
+    return;
+  }
+  const mcp::MessageInfo& info = message.info();
+  policy::Action action;
+  action.upstream = upstream_->name;
+  action.method = info.method;
+  action.server_request = true;
+  policy::Decision decision = rules_.policy->Decide(*rules_.identity, action);
+  if (decision.allowed) {
+    writer_->WriteBody(event);
+    return;
+  }
+  RefuseServerRequest(info.method, info.id_json, decision.reason);
+}
+
+void ProxyExchange::RefuseServerRequest(const std::string& method, const std::string& id_json,
+                                        const std::string& reason) {
+  spdlog::info("policy: upstream {} asked cn=\"{}\" for {}: refused: {}", upstream_->name,
+               rules_.identity->cn, method, reason);
+  if (rules_.audit) {
+    audit::Record record("mcp.denied");
+    record.Str("direction", "server_to_client");
+    audit::AppendIdentitySummary(&record, *rules_.identity);
+    record.Str("server", upstream_->name).Str("method", method).Str("id", id_json);
+    record.Str("decision", "deny").Str("reason", reason);
+    rules_.audit->Write(std::move(record));
+  }
+  // Answer for the client, so the upstream does not wait for a reply that cannot come.
+  http::HttpRequest answer;
+  answer.method = "POST";
+  answer.headers = {{"Content-Type", "application/json"},
+                    {"Accept", "application/json, text/event-stream"}};
+  if (!rules_.upstream_session_id.empty()) {
+    answer.headers.emplace_back("Mcp-Session-Id", rules_.upstream_session_id);
+  }
+  if (!rules_.protocol_version.empty()) {
+    answer.headers.emplace_back("MCP-Protocol-Version", rules_.protocol_version);
+  }
+  answer.body = mcp::JsonRpcErrorBody(id_json, mcp::kForbidden, "forbidden: " + reason);
+  DetachedRequest::Send(pool_, upstream_,
+                        BuildUpstreamRequest(answer, *upstream_, *rules_.identity, rules_.peer_ip));
+}
+
 void ProxyExchange::OnUpstreamBody(std::string_view data) {
   response_bytes_ += data.size();
   switch (mode_) {
@@ -128,10 +189,17 @@ void ProxyExchange::OnUpstreamBody(std::string_view data) {
       }
       held_body_.append(data);
       return;
+    case BodyMode::kGuardSse:
+      if (!splitter_.Feed(data, [this](std::string_view e) { GuardEvent(e); })) {
+        Cancel();
+        writer_->Abort();  // an event larger than the bound cannot be judged: cut the stream
+        return;
+      }
+      break;
     case BodyMode::kFilterSse:
       if (!splitter_.Feed(data, [this](std::string_view e) { WriteFilteredEvent(e); })) {
-        writer_->Abort();  // an event larger than the bound: cut rather than pass it unfiltered
         Cancel();
+        writer_->Abort();  // an event larger than the bound: cut rather than pass it unfiltered
         return;
       }
       break;
@@ -163,6 +231,9 @@ void ProxyExchange::OnUpstreamComplete() {
   } else if (mode_ == BodyMode::kFilterSse) {
     std::string rest = splitter_.TakeRest();
     if (!rest.empty()) WriteFilteredEvent(rest);
+  } else if (mode_ == BodyMode::kGuardSse) {
+    std::string rest = splitter_.TakeRest();
+    if (!rest.empty()) GuardEvent(rest);
   }
   writer_->Finish();  // may destroy this exchange: nothing after it
 }

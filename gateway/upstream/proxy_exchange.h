@@ -22,6 +22,7 @@
 
 namespace portcullis::audit {
 class AnomalyMonitor;
+class AuditSink;
 }
 
 namespace portcullis::upstream {
@@ -46,6 +47,14 @@ struct ResponseRules {
   // tools/list results are shown to the tool-drift detector. Must outlive the exchange.
   audit::AnomalyMonitor* anomalies = nullptr;
   double now_s = 0;  // the loop's clock when the request started, for the detector
+  // Requests the upstream sends the client inside an SSE stream (sampling, elicitation,
+  // roots, ...) are decided by `policy` (the rule's server_requests); a refused one never
+  // reaches the client and the upstream gets a JSON-RPC error in its place. Needs `policy`,
+  // `identity`, and for the refusal the client's address and protocol version.
+  bool guard_server_requests = false;
+  std::string peer_ip;
+  std::string protocol_version;
+  audit::AuditSink* audit = nullptr;  // where refusals are recorded (mcp.denied)
 };
 
 class ProxyExchange : public UpstreamSink {
@@ -81,11 +90,15 @@ class ProxyExchange : public UpstreamSink {
   void OnUpstreamError(UpstreamError error, const std::string& detail, bool retryable) override;
 
  private:
-  enum class BodyMode { kStream, kBufferJson, kFilterSse };
+  enum class BodyMode { kStream, kBufferJson, kFilterSse, kGuardSse };
   void Send(bool fresh);
   std::string SealSessionId(const std::string& upstream_id);
   void WriteFilteredEvent(std::string_view event);
   void ObserveList(std::string_view json);
+  // kGuardSse: passes an event on, or refuses the server request it carries.
+  void GuardEvent(std::string_view event);
+  void RefuseServerRequest(const std::string& method, const std::string& id_json,
+                           const std::string& reason);
   void FailLocally(int http_status, int code, const std::string& message);
 
   UpstreamPool* pool_;
