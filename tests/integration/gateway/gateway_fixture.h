@@ -555,6 +555,8 @@ struct GatewayConfig {
   std::vector<std::string> tls;        // extra members of "tls", e.g. R"("crl": ["/x.pem"])"
   std::vector<std::string> upstreams;  // members of "upstreams", e.g. R"("a": {"url": "..."})"
   std::vector<std::string> limits;     // members of "limits", e.g. R"("idle_timeout_ms": 300)"
+  // Raw top-level members, e.g. R"("audit": {"path": "audit.jsonl"})".
+  std::vector<std::string> extra;
   // The policy file's text; empty = one rule that grants every verified client everything
   // (these tests are about the data plane; the policy has its own tests).
   std::string policy;
@@ -600,6 +602,7 @@ struct GatewayConfig {
     json += "  \"upstreams\": {\n" + join(upstreams, "    ") + "  },\n";
     json += "  \"limits\": {\n" + join(limits, "    ") + "  },\n";
     json += "  \"policy\": \"policy.json\",\n";
+    json += join(extra, "  ");
     json += "}\n";
     return json;
   }
