@@ -9,6 +9,7 @@
 
 #include "gateway/cli/audit_command.h"
 #include "gateway/cli/check_command.h"
+#include "gateway/cli/diagnose_command.h"
 #include "gateway/cli/pki_command.h"
 #include "gateway/cli/policy_command.h"
 #include "gateway/cli/run_command.h"
@@ -30,6 +31,9 @@ constexpr const char* kUsage =
     "  policy explain --config FILE --cert CLIENT.pem --server NAME [--method M]\n"
     "                 [--tool T | --prompt P | --resource URI]\n"
     "                             the policy's decision, its rule, and why\n"
+    "  diagnose HOST:PORT [--ca F] [--cert F --key F] [--servername N] [--json]\n"
+    "                             TLS troubleshooting: version, cipher, chain, expiry, and\n"
+    "                             a classified failure with its fix\n"
     "  audit verify FILE...       check the audit log's hash chain (oldest file first)\n"
     "  version                    print the version\n";
 
@@ -64,6 +68,7 @@ int Main(int argc, char** argv) {
   if (command == "pki") code = RunPkiCommand(rest);
   if (command == "policy") code = PolicyCommand(rest);
   if (command == "audit") code = AuditCommand(rest);
+  if (command == "diagnose") code = DiagnoseCommand(rest);
   if (code >= 0) {
     tls::ReleaseThreadResources();
     return code;

@@ -1,15 +1,18 @@
 #include "gateway/reactor/client_connection.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 #include <cmath>
 #include <spdlog/spdlog.h>
 
 #include "gateway/audit/anomaly_monitor.h"
+#include "gateway/audit/identity_summary.h"
 #include "gateway/config/policy_file.h"
 #include "gateway/http/response_head.h"
 #include "gateway/mcp/jsonrpc_error.h"
 #include "gateway/mcp/jsonrpc_message.h"
 #include "gateway/mcp/mcp_route.h"
+#include "gateway/reactor/address_filter.h"
 #include "gateway/reactor/reactor.h"
 #include "gateway/tls/handshake_failure.h"
 #include "gateway/upstream/proxy_exchange.h"
@@ -55,18 +58,15 @@ http::RequestLimits LimitsOf(const Config& config) {
   return {config.limits.max_header_bytes, config.limits.max_body_bytes};
 }
 
-void DescribePeer(uv_tcp_t* tcp, std::string* peer, std::string* ip) {
-  sockaddr_storage ss = {};
-  int len = sizeof(ss);
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+void DescribePeer(const sockaddr_storage& ss, std::string* peer, std::string* ip) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     uv_ip6_name(a, buf, sizeof(buf));
     *ip = buf;
     *peer = "[" + *ip + "]:" + std::to_string(ntohs(a->sin6_port));
   } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
     uv_ip4_name(a, buf, sizeof(buf));
     *ip = buf;
     *peer = *ip + ":" + std::to_string(ntohs(a->sin_port));
@@ -75,14 +75,27 @@ void DescribePeer(uv_tcp_t* tcp, std::string* peer, std::string* ip) {
 
 }  // namespace
 
-void ClientConnection::Accept(Reactor* reactor, uv_stream_t* server, bool refuse) {
+void ClientConnection::Accept(Reactor* reactor, int fd, const sockaddr_storage& peer,
+                              bool refuse) {
   auto* c = new ClientConnection(reactor);
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+  if (uv_tcp_open(&c->tcp_, fd) != 0) {
+    close(fd);
     c->Close();
     return;
   }
-  DescribePeer(&c->tcp_, &c->peer_, &c->peer_ip_);
+  DescribePeer(peer, &c->peer_, &c->peer_ip_);
   c->conn_id_ = std::to_string(reactor->index()) + "-" + std::to_string(reactor->accepted());
+  // "access" allow/deny lists: judged before any TLS work, so a refused address costs nothing.
+  if (AccessVerdict access = CheckAddress(reactor->snapshot().config->access, c->peer_ip_);
+      !access.allowed()) {
+    spdlog::info("connection from {} refused: access {}", c->peer_, access.Describe());
+    Increment(reactor->metrics().connections_address_refused);
+    audit::Record record("tls.refused_address");
+    record.Str("conn", c->conn_id_).Str("peer", c->peer_).Str("rule", access.Describe());
+    reactor->snapshot().audit->Write(std::move(record));
+    c->Close();
+    return;
+  }
   if (refuse) {
     spdlog::warn("connection from {} refused: limits.max_connections reached", c->peer_);
     c->Close();
@@ -188,6 +201,7 @@ void ClientConnection::ContinueHandshake() {
       .Str("sni", tls_->sni())
       .End();
   record.Uint("handshake_us", NowUs() - handshake_start_us_);
+  reactor_->metrics().ObserveHandshake(tls_->resumed(), NowUs() - handshake_start_us_);
   snapshot.audit->Write(std::move(record));
   snapshot.anomalies->OnHandshake(id, NowS());
   EnterIdle();
@@ -196,10 +210,14 @@ void ClientConnection::ContinueHandshake() {
 
 void ClientConnection::RefuseHandshake(int error, const std::string& detail) {
   std::string_view reason = tls::ClassifyHandshakeError(error);
+  reactor_->metrics().ObserveHandshakeFailure(reason);
   spdlog::info("tls: {} handshake failed: {}: {}", peer_, reason, detail);
   const Snapshot& snapshot = reactor_->snapshot();
   audit::Record record("tls.handshake_failed");
   record.Str("conn", conn_id_).Str("peer", peer_).Str("reason", reason).Str("detail", detail);
+  if (tls_ && !tls_->presented_identity().empty()) {
+    record.IdentityObject("identity", tls_->presented_identity());  // who it claimed to be
+  }
   record.Int("error", error).Uint("elapsed_us", NowUs() - handshake_start_us_);
   snapshot.audit->Write(std::move(record));
   snapshot.anomalies->OnHandshakeFailure(peer_ip_, reason, NowS());
@@ -215,6 +233,7 @@ void ClientConnection::RefusePlaintext(const char* data, size_t len) {
   char first[8];
   std::snprintf(first, sizeof(first), "0x%02x", static_cast<unsigned char>(data[0]));
   record.Str("conn", conn_id_).Str("peer", peer_).Str("reason", "NOT_TLS");
+  reactor_->metrics().ObserveHandshakeFailure("NOT_TLS");
   record.Str("detail", std::string("first byte ") + first);
   snapshot.audit->Write(std::move(record));
   snapshot.anomalies->OnNotTls(peer_ip_, NowS());
@@ -296,6 +315,8 @@ void ClientConnection::ProcessInput() {
     request_ = parser_.TakeRequest();
     parser_.Resume();
     request_audit_.Begin(request_.method, request_.path, NowUs(), request_.body.size());
+    response_status_ = 0;  // nothing answered yet: a client leaving now is a 499
+    response_bytes_ = 0;
     if (state_ == State::kIdle) request_start_ms_ = uv_now(reactor_->loop());
     state_ = State::kExchange;
     ArmTimer(limits.stream_timeout_ms);
@@ -417,6 +438,7 @@ void ClientConnection::Dispatch() {
                    decision.rule);
       request_audit_.decision = "deny";
       request_audit_.reason = "rate limit of rule \"" + decision.rule + "\" exceeded";
+      Increment(reactor_->metrics().rate_limited);
       http::WriteSimpleResponse(
           this, 429, "application/json",
           mcp::JsonRpcErrorBody(id_json, mcp::kRateLimited,
@@ -462,9 +484,15 @@ void ClientConnection::Dispatch() {
   }
   if (request_audit_.decision.empty()) request_audit_.decision = "allow";  // GET, DELETE
   rules.anomalies = snapshot.anomalies.get();
+  rules.policy = policy;
+  rules.guard_server_requests = true;
+  rules.peer_ip = peer_ip_;
+  if (const std::string* version = request_.Header("MCP-Protocol-Version")) {
+    rules.protocol_version = *version;
+  }
+  rules.audit = snapshot.audit.get();
   rules.now_s = NowS();
   if (rules.list_kind != mcp::ListKind::kNone) {
-    rules.policy = policy;
     rules.grant = std::move(grant);
     rules.max_buffer_bytes = config.limits.max_body_bytes;
   }
@@ -538,11 +566,13 @@ void ClientConnection::FinishRequestAudit(int status, const std::string& reason)
   if (!request_audit_.pending) return;
   const Snapshot& snapshot = reactor_->snapshot();
   if (!reason.empty()) request_audit_.reason = reason;
+  reactor_->metrics().ObserveRequest(request_audit_, status, response_bytes_, NowUs());
   request_audit_.Write(snapshot.audit.get(), conn_id_, peer_, tls_ ? tls_->identity() : Identity(),
                        status, response_bytes_, NowUs());
   upstream::ProxyExchange* exchange = exchange_ ? exchange_.get() : nullptr;
   if (!exchange) return;
   if (const auto& error = exchange->upstream_error()) {
+    reactor_->metrics().ObserveUpstreamError(request_audit_.server, *error);
     audit::Record record("upstream." + std::string(upstream::UpstreamErrorName(*error)));
     record.Str("conn", conn_id_).Str("server", request_audit_.server);
     record.Str("detail", exchange->upstream_error_detail()).Int("status", status);
@@ -552,7 +582,7 @@ void ClientConnection::FinishRequestAudit(int status, const std::string& reason)
   if (ok && !exchange->opened_session().empty()) {
     audit::Record record("mcp.session_opened");
     record.Str("conn", conn_id_).Str("peer", peer_);
-    AppendIdentitySummary(&record, tls_->identity());
+    audit::AppendIdentitySummary(&record, tls_->identity());
     record.Str("server", request_audit_.server)
         .Str("session", config::Sha256Hex(exchange->opened_session()).substr(0, 16));
     snapshot.audit->Write(std::move(record));
@@ -560,7 +590,7 @@ void ClientConnection::FinishRequestAudit(int status, const std::string& reason)
   if (ok && request_audit_.http_method == "DELETE") {
     audit::Record record("mcp.session_closed");
     record.Str("conn", conn_id_).Str("peer", peer_);
-    AppendIdentitySummary(&record, tls_->identity());
+    audit::AppendIdentitySummary(&record, tls_->identity());
     record.Str("server", request_audit_.server);
     snapshot.audit->Write(std::move(record));
   }

@@ -6,6 +6,7 @@
 // timeout, keep-alive idle timeout, stream timeout. Reactor thread only.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <memory>
@@ -26,8 +27,8 @@ class Reactor;
 
 class ClientConnection : public http::ResponseWriter {
  public:
-  // Accepts one pending connection from `server` (refusing it when the reactor is full).
-  static void Accept(Reactor* reactor, uv_stream_t* server, bool refuse);
+  // Takes over an accepted socket `fd` from `peer` (refusing it when the reactor is full).
+  static void Accept(Reactor* reactor, int fd, const sockaddr_storage& peer, bool refuse);
 
   // Idempotent. In-flight upstream work is cancelled.
   void Close();

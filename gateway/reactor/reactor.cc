@@ -1,7 +1,11 @@
 #include "gateway/reactor/reactor.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "gateway/reactor/client_connection.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -10,6 +14,7 @@ namespace portcullis::reactor {
 namespace {
 
 constexpr size_t kReadBufferSize = 65536;
+constexpr int kAcceptBatch = 64;
 constexpr int kBacklog = 1024;
 
 }  // namespace
@@ -20,11 +25,12 @@ Reactor::Reactor(int index, std::vector<int> listen_fds, Snapshot snapshot,
       listen_fds_(std::move(listen_fds)),
       snapshot_(std::move(snapshot)),
       max_connections_(max_connections),
-      read_buffer_(new char[kReadBufferSize]) {}
+      read_buffer_(new char[kReadBufferSize]),
+      metrics_(*snapshot_.config) {}
 
 Reactor::~Reactor() {
   Join();
-  for (int fd : listen_fds_) close(fd);  // only those never handed to libuv
+  for (int fd : listen_fds_) close(fd);  // not closed by a drain
 }
 
 Status Reactor::Start() {
@@ -39,19 +45,14 @@ Status Reactor::Start() {
   for (int fd : listen_fds_) {
     auto listener = std::make_unique<Listener>();
     listener->reactor = this;
+    listener->fd = fd;
     listener->handle.data = listener.get();
-    uv_tcp_init(&loop_, &listener->handle);
-    if (int rc = uv_tcp_open(&listener->handle, fd); rc != 0) {
-      return Status::Error(std::string("uv_tcp_open: ") + uv_strerror(rc));
+    if (int rc = uv_poll_init(&loop_, &listener->handle, fd); rc != 0) {
+      return Status::Error(std::string("uv_poll_init: ") + uv_strerror(rc));
     }
-    if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), kBacklog,
-                           OnConnection);
-        rc != 0) {
-      return Status::Error(std::string("uv_listen: ") + uv_strerror(rc));
-    }
+    uv_poll_start(&listener->handle, UV_READABLE, OnListenReadable);
     listeners_.push_back(std::move(listener));
   }
-  listen_fds_.clear();  // libuv owns them now and closes them with the handles
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -61,6 +62,7 @@ void Reactor::Run() {
   // Everything is closed; let the last close callbacks run, then release the loop.
   while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_NOWAIT);
   tls::ReleaseThreadResources();
+  stopped_.store(true, std::memory_order_release);
 }
 
 void Reactor::RequestDrain() {
@@ -82,16 +84,31 @@ void Reactor::Join() {
 
 uv_buf_t Reactor::ReadBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
 
-void Reactor::OnConnection(uv_stream_t* server, int status) {
-  auto* listener = static_cast<Listener*>(server->data);
+void Reactor::OnListenReadable(uv_poll_t* handle, int status, int) {
+  auto* listener = static_cast<Listener*>(handle->data);
   Reactor* self = listener->reactor;
   if (status != 0) {
-    spdlog::warn("reactor {}: accept: {}", self->index_, uv_strerror(status));
+    spdlog::warn("reactor {}: listener: {}", self->index_, uv_strerror(status));
     return;
   }
-  self->accepted_.fetch_add(1, std::memory_order_relaxed);
-  bool full = self->connections_.size() >= self->max_connections_;
-  ClientConnection::Accept(self, server, full);
+  // A bounded batch per wake-up, so one busy listener cannot starve the loop.
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage peer = {};
+    socklen_t len = sizeof(peer);
+    int fd = accept4(listener->fd, reinterpret_cast<sockaddr*>(&peer), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        // EMFILE and friends: the connection stays queued and is retried on the next wake.
+        spdlog::warn("reactor {}: accept: {}", self->index_, std::strerror(errno));
+      }
+      return;
+    }
+    self->accepted_.fetch_add(1, std::memory_order_relaxed);
+    bool full = self->connections_.size() >= self->max_connections_;
+    ClientConnection::Accept(self, fd, peer, full);
+  }
 }
 
 void Reactor::OnWakeup(uv_async_t* async) {
@@ -111,7 +128,11 @@ void Reactor::BeginDrain() {
   draining_ = true;
   for (auto& listener : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle), nullptr);
+    // Polling stopped with uv_close, so the socket may go now: connections still queued on it
+    // are refused at once instead of waiting for the process to exit.
+    close(listener->fd);
   }
+  listen_fds_.clear();
   uint64_t timeout = snapshot_.config->limits.drain_timeout_ms;
   spdlog::debug("reactor {}: draining {} connections (up to {} ms)", index_, connections_.size(),
                 timeout);
@@ -132,6 +153,7 @@ void Reactor::OnDrainTimeout(uv_timer_t* timer) {
 
 void Reactor::Remove(ClientConnection* connection) {
   connections_.erase(connection);
+  metrics_.active_connections.store(connections_.size(), std::memory_order_relaxed);
   MaybeFinish();
 }
 

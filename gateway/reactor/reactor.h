@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "gateway/mcp/session_seal.h"
+#include "gateway/reactor/metrics.h"
 #include "gateway/reactor/rate_limiter.h"
 #include "gateway/tls/tls_context.h"
 #include "portcullis/config.h"
@@ -62,6 +63,11 @@ class Reactor {
   void PublishPolicy(std::shared_ptr<const policy::Policy> policy);
   void Join();
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+  // True once the reactor's thread has finished (after a drain). Any thread.
+  bool stopped() const { return stopped_.load(std::memory_order_acquire); }
+  // Written by this reactor's thread only; read by the admin thread (metrics.h).
+  ReactorMetrics& metrics() { return metrics_; }
+  const ReactorMetrics& metrics() const { return metrics_; }
 
   // Reactor thread.
   uv_loop_t* loop() { return &loop_; }
@@ -73,18 +79,25 @@ class Reactor {
   // A buffer for socket reads, reused by every read on this loop: a read callback consumes
   // or copies what it received before returning.
   uv_buf_t ReadBuffer();
-  void Add(ClientConnection* connection) { connections_.insert(connection); }
+  void Add(ClientConnection* connection) {
+    connections_.insert(connection);
+    metrics_.active_connections.store(connections_.size(), std::memory_order_relaxed);
+  }
   void Remove(ClientConnection* connection);
   size_t connection_count() const { return connections_.size(); }
 
  private:
+  // The listening socket is polled and accepted from directly (accept4), not through
+  // uv_listen: libuv drops the peer address accept() returns, and getpeername() fails for a
+  // client that already reset, which would leave refused connections without an address.
   struct Listener {
-    uv_tcp_t handle;
+    uv_poll_t handle;
+    int fd;
     Reactor* reactor;
   };
   void Run();
   void OpenListeners();
-  static void OnConnection(uv_stream_t* server, int status);
+  static void OnListenReadable(uv_poll_t* handle, int status, int events);
   static void OnWakeup(uv_async_t* async);
   static void OnDrainTimeout(uv_timer_t* timer);
   void BeginDrain();
@@ -111,6 +124,8 @@ class Reactor {
   std::atomic<uint64_t> accepted_{0};
   bool draining_ = false;
   bool finished_ = false;
+  std::atomic<bool> stopped_{false};
+  ReactorMetrics metrics_;
 };
 
 }  // namespace portcullis::reactor

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "gateway/admin/admin_server.h"
 #include "gateway/audit/anomaly_monitor.h"
 #include "gateway/config/policy_file.h"
 #include "gateway/reactor/listen_socket.h"
@@ -34,7 +35,9 @@ Result<std::shared_ptr<audit::AuditSink>> OpenAudit(const AuditConfig& config) {
   options.flush_interval_ms = config.flush_interval_ms;
   Result<std::unique_ptr<audit::AuditSink>> sink = audit::OpenAuditLog(options);
   if (!sink.ok()) return Status::Error("audit: " + sink.error());
-  return std::shared_ptr<audit::AuditSink>(std::move(sink).value());
+  // Counted for /metrics (portcullis_audit_records_total).
+  return std::shared_ptr<audit::AuditSink>(
+      std::make_shared<admin::CountingAuditSink>(std::move(sink).value()));
 }
 
 audit::AnomalyThresholds ThresholdsOf(const AnomalyConfig& c) {
@@ -63,7 +66,20 @@ struct ControlLoop {
   Server* server;
   std::vector<std::unique_ptr<Reactor>>* reactors;
   bool draining = false;
+  admin::AdminEndpoints* endpoints = nullptr;
+  std::unique_ptr<admin::AdminServer> admin;  // null when "admin" is not configured
+  uv_timer_t admin_reaper;  // while draining: closes the admin listener once reactors stop
 };
+
+// The admin listener answers (/readyz: 503) until every reactor has drained, then closes.
+void OnAdminReaper(uv_timer_t* timer) {
+  auto* control = static_cast<ControlLoop*>(timer->data);
+  for (auto& r : *control->reactors) {
+    if (!r->stopped()) return;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(timer), nullptr);
+  control->admin->Close();
+}
 
 void CloseSignals(ControlLoop* control) {
   for (uv_signal_t* s : {&control->sigterm, &control->sigint, &control->sighup}) {
@@ -96,6 +112,8 @@ void OnStopSignal(uv_signal_t* handle, int signum) {
                signum == SIGTERM ? "SIGTERM" : "SIGINT");
   for (auto& r : *control->reactors) r->RequestDrain();
   CloseSignals(control);
+  control->endpoints->BeginDrain();
+  if (control->admin) uv_timer_start(&control->admin_reaper, OnAdminReaper, 0, 50);
 }
 
 void OnReloadSignal(uv_signal_t* handle, int) {
@@ -127,6 +145,11 @@ Result<std::unique_ptr<Server>> Server::Create(std::shared_ptr<const Config> con
   server->snapshot_ = Snapshot{config, *tls, policy.policy,
                                std::make_shared<const mcp::SessionSealer>(*sealer), *audit,
                                anomalies};
+  server->admin_ = std::make_unique<admin::AdminEndpoints>(
+      admin::AdminEndpoints::Sources{config, &server->reactors_, anomalies,
+                                     std::dynamic_pointer_cast<admin::CountingAuditSink>(*audit)});
+  server->admin_->PolicyLoaded(policy.sha256, policy.policy->rule_count());
+  server->admin_->LoadCertificates(config->tls);
   audit::Record started("gateway.started");
   started.Str("version", PORTCULLIS_VERSION).Str("config", config->file);
   started.Str("policy_sha256", policy.sha256).Uint("reactors", config->reactors);
@@ -170,6 +193,7 @@ void Server::ReloadPolicy(const char* why) {
     for (const std::string& e : policy.errors) all += (all.empty() ? "" : "\n") + e;
     record.Bool("ok", false).Str("error", all).Str("kept_sha256", policy_sha256_);
     snapshot_.audit->Write(std::move(record));
+    admin_->ReloadFailed(why, all);
     for (const std::string& e : policy.errors) spdlog::error("{}", e);
     spdlog::error("{}: policy {} not loaded ({} error(s)); keeping the last good one ({})", why,
                   config_->policy, policy.errors.size(), policy_sha256_.substr(0, 12));
@@ -184,6 +208,7 @@ void Server::ReloadPolicy(const char* why) {
   record.Uint("rules", policy.policy->rule_count());
   snapshot_.audit->Write(std::move(record));
   policy_sha256_ = policy.sha256;
+  admin_->ReloadSucceeded(why, policy.sha256, policy.policy->rule_count());
   for (auto& r : reactors_) r->PublishPolicy(policy.policy);
   spdlog::info("{}: policy reloaded from {}: {} rules, sha256 {}", why, config_->policy,
                policy.policy->rule_count(), policy_sha256_.substr(0, 12));
@@ -211,7 +236,23 @@ int Server::Run() {
   ControlLoop control;
   control.server = this;
   control.reactors = &reactors_;
+  control.endpoints = admin_.get();
   uv_loop_init(&control.loop);
+  if (!config_->admin.listen.empty()) {
+    auto handler = [this](const admin::AdminRequest& request) { return admin_->Handle(request); };
+    auto admin = admin::AdminServer::Start(&control.loop, config_->admin.listen, handler);
+    if (!admin.ok()) {
+      spdlog::critical("{}", admin.error());
+      for (auto& r : reactors_) r->RequestDrain();
+      uv_run(&control.loop, UV_RUN_DEFAULT);  // the failed listener's close callback
+      uv_loop_close(&control.loop);
+      return 1;
+    }
+    control.admin = std::move(admin).value();
+    uv_timer_init(&control.loop, &control.admin_reaper);
+    control.admin_reaper.data = &control;
+    spdlog::info("admin listening on {}", control.admin->address());
+  }
   uv_timer_init(&control.loop, &control.debounce);
   control.debounce.data = &control;
   if (!config_->policy.empty()) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "gateway/admin/admin_endpoints.h"
 #include "gateway/reactor/reactor.h"
 #include "portcullis/config.h"
 #include "portcullis/result.h"
@@ -40,6 +41,7 @@ class Server {
   std::vector<std::vector<int>> fds_per_reactor_;
   std::vector<std::string> bound_;
   std::vector<std::unique_ptr<Reactor>> reactors_;
+  std::unique_ptr<admin::AdminEndpoints> admin_;  // what the admin listener answers
 };
 
 }  // namespace portcullis::reactor

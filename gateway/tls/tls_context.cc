@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "gateway/tls/memory_io.h"
+#include "gateway/tls/tls_session.h"
 
 namespace portcullis::tls {
 namespace {
@@ -53,6 +54,16 @@ Status CheckSuites(const std::string& list) {
     start = end + 1;
   }
   return Status::Ok();
+}
+
+// Never changes wolfSSL's verdict; it only lets the session remember who a refused client
+// claimed to be (the audit's "any identity seen"). Debian's build calls it for every
+// certificate, on success too (WOLFSSL_ALWAYS_VERIFY_CB, WOLFSSL_VERIFY_CB_ALL_CERTS).
+int RememberRefusedLeaf(int preverify, WOLFSSL_X509_STORE_CTX* store) {
+  if (!preverify && store && store->error_depth == 0 && store->current_cert && store->userCtx) {
+    static_cast<TlsSession*>(store->userCtx)->RememberPresented(store->current_cert);
+  }
+  return preverify;
 }
 
 // Owns a WOLFSSL_CTX until it is handed to a TlsContext.
@@ -121,7 +132,8 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsConfig& co
   }
   // VERIFY_PEER alone lets a client without a certificate through; FAIL_IF_NO_PEER_CERT is
   // what makes this mutual TLS.
-  wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         RememberRefusedLeaf);
   wolfSSL_CTX_set_verify_depth(ctx, static_cast<int>(config.verify_depth));
 
   if (!config.crl.empty()) {

@@ -13,6 +13,7 @@ Result<std::unique_ptr<TlsSession>> TlsSession::Create(std::shared_ptr<const Tls
   if (!ssl) return Status::Error("wolfSSL_new failed (out of memory?)");
   std::unique_ptr<TlsSession> session(new TlsSession(std::move(context), ssl));
   AttachMemoryIo(ssl, &session->io_);
+  wolfSSL_SetCertCbCtx(ssl, session.get());
   return session;
 }
 
@@ -20,6 +21,11 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, WOLFSSL* ssl)
     : context_(std::move(context)), ssl_(ssl) {}
 
 TlsSession::~TlsSession() { wolfSSL_free(ssl_); }
+
+void TlsSession::RememberPresented(WOLFSSL_X509* leaf) {
+  Result<Identity> identity = ExtractIdentity(leaf);
+  if (identity.ok()) presented_ = std::move(identity).value();
+}
 
 TlsSession::Step TlsSession::Fail(int error, std::string detail) {
   error_ = error;

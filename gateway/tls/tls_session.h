@@ -16,6 +16,8 @@
 #include "portcullis/identity.h"
 #include "portcullis/result.h"
 
+typedef struct WOLFSSL_X509 WOLFSSL_X509;
+
 namespace portcullis::tls {
 
 class TlsSession {
@@ -53,6 +55,10 @@ class TlsSession {
   int error() const { return error_; }
   const std::string& error_detail() const { return error_detail_; }
   const Identity& identity() const { return identity_; }
+  // The leaf certificate of a client whose chain failed verification, for the audit record of
+  // the refusal; empty otherwise. Never used for authorization.
+  const Identity& presented_identity() const { return presented_; }
+  void RememberPresented(WOLFSSL_X509* leaf);
   bool resumed() const;
   std::string version() const;
   std::string cipher() const;
@@ -66,6 +72,7 @@ class TlsSession {
   WOLFSSL* ssl_;
   MemoryIo io_;
   Identity identity_;
+  Identity presented_;
   int error_ = 0;
   std::string error_detail_;
 };

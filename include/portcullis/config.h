@@ -6,6 +6,7 @@
 // folder). A Config is immutable once loaded and shared read-only between threads.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -78,6 +79,24 @@ struct AnomalyConfig {
   uint32_t cert_expiry_days = 14;     // a client certificate expiring this soon
 };
 
+// One CIDR block of an access list ("10.0.0.0/8", "::1/128"), parsed and validated by the
+// loader (gateway/reactor/address_filter.h ParseCidr).
+struct CidrBlock {
+  std::string text;                   // canonical form, for logs and audit records
+  int family = 4;                     // 4 or 6
+  std::array<uint8_t, 16> address{};  // network order, host bits zero; IPv4 in the first 4
+  uint8_t prefix_length = 0;          // 0..32 or 0..128
+};
+
+// "access": address filtering on the TLS listener, before the handshake (like nginx's
+// allow/deny): a deny match refuses; a non-empty allow list refuses what it does not match;
+// IPv4-mapped IPv6 peers are judged as IPv4. Both lists empty = every address may connect.
+struct AccessConfig {
+  std::vector<CidrBlock> allow;
+  std::vector<CidrBlock> deny;
+  bool empty() const { return allow.empty() && deny.empty(); }
+};
+
 struct AdminConfig {
   std::string listen;  // empty = no admin listener
 };
@@ -114,6 +133,7 @@ struct Config {
   AnomalyConfig anomalies;
   AdminConfig admin;
   Limits limits;
+  AccessConfig access;
   std::vector<FileReference> files;
   // Non-fatal findings (e.g. a key whose feature is not built yet), each "file:line:col: ...".
   std::vector<std::string> warnings;

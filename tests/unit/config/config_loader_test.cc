@@ -508,7 +508,6 @@ TEST(ConfigLoader, WarnsAboutFeaturesNotBuiltYet) {
   EXPECT_EQ(load.config.warnings,
             (std::vector<std::string>{
                 f + ":4:27: /upstreams/files/command: stdio upstreams are not supported yet",
-                f + ":7:3: /admin: the admin listener is not built yet; this key is ignored",
             }));
   EXPECT_EQ(load.config.admin.listen, "127.0.0.1:9901");
   EXPECT_EQ(load.config.audit.path, "-");
@@ -640,6 +639,69 @@ TEST(ConfigLoader, FormatsErrorsAndAddresses) {
   EXPECT_EQ((ConfigError{"f.json", 0, 0, "", "cannot open"}).ToString(), "f.json: cannot open");
   EXPECT_EQ((ListenAddress{"127.0.0.1", 8443}).ToString(), "127.0.0.1:8443");
   EXPECT_EQ((ListenAddress{"::1", 8443}).ToString(), "[::1]:8443");
+}
+
+// "access": allow/deny CIDR lists for the TLS listener (gateway/reactor/address_filter.h).
+TEST(ConfigLoader, ParsesAccessLists) {
+  Config none = ParseOk("");
+  EXPECT_TRUE(none.access.empty());
+
+  Config c = ParseOk(
+      "  \"access\": {\"allow\": [\"10.0.0.0/8\", \"::1/128\", \"192.0.2.7\", \"2001:DB8::/32\"],\n"
+      "             \"deny\": [\"10.66.0.0/16\"]},\n");
+  ASSERT_EQ(c.access.allow.size(), 4u);
+  EXPECT_EQ(c.access.allow[0].text, "10.0.0.0/8");
+  EXPECT_EQ(c.access.allow[0].family, 4);
+  EXPECT_EQ(c.access.allow[0].prefix_length, 8);
+  EXPECT_EQ(c.access.allow[1].text, "::1/128");
+  EXPECT_EQ(c.access.allow[1].family, 6);
+  EXPECT_EQ(c.access.allow[2].text, "192.0.2.7/32") << "a bare address is one host";
+  EXPECT_EQ(c.access.allow[3].text, "2001:db8::/32") << "canonical form";
+  ASSERT_EQ(c.access.deny.size(), 1u);
+  EXPECT_EQ(c.access.deny[0].text, "10.66.0.0/16");
+
+  Config deny_only = ParseOk("  \"access\": {\"deny\": [\"0.0.0.0/0\"]},\n");
+  EXPECT_TRUE(deny_only.access.allow.empty());
+  EXPECT_EQ(deny_only.access.deny.size(), 1u);
+}
+
+TEST(ConfigLoader, RejectsBadAccessLists) {
+  const std::string f = kFile;
+  EXPECT_EQ(BodyError("  \"access\": {\"allow\": [\"10.1.2.3/8\"]},\n"),
+            f + ":2:24: /access/allow/0: \"10.1.2.3/8\" has host bits set; did you mean "
+                "\"10.0.0.0/8\"?");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [\"10.0.0.0/33\"]},\n"),
+            f + ":2:23: /access/deny/0: prefix length \"33\" must be a number from 0 to 32");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [\"::1/129\"]},\n"),
+            f + ":2:23: /access/deny/0: prefix length \"129\" must be a number from 0 to 128");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [\"10.0.0.0/\"]},\n"),
+            f + ":2:23: /access/deny/0: prefix length \"\" must be a number from 0 to 32");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [\"localhost\"]},\n"),
+            f + ":2:23: /access/deny/0: \"localhost\" is not an address or CIDR block, e.g. "
+                "\"10.0.0.0/8\" or \"2001:db8::/32\"");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [\"fe80::zz/64\"]},\n"),
+            f + ":2:23: /access/deny/0: \"fe80::zz\" is not an IPv6 address");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [\"::ffff:10.0.0.0/104\"]},\n"),
+            f + ":2:23: /access/deny/0: IPv4-mapped addresses are matched as IPv4: write "
+                "\"10.0.0.0/8\"");
+  EXPECT_EQ(BodyError("  \"access\": {\"allow\": []},\n"),
+            f + ":2:22: /access/allow: an empty allow list is ambiguous: remove the key to allow "
+                "every address, or list the blocks to allow");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": \"10.0.0.0/8\"},\n"),
+            f + ":2:21: /access/deny: expected an array of CIDR blocks, e.g. [\"10.0.0.0/8\", "
+                "\"::1/128\"], got string");
+  EXPECT_EQ(BodyError("  \"access\": {\"deny\": [8]},\n"),
+            f + ":2:23: /access/deny/0: expected a string, got number (8)");
+  EXPECT_EQ(BodyError("  \"access\": {\"alow\": [\"10.0.0.0/8\"]},\n"),
+            f + ":2:15: /access/alow: unknown key \"alow\"; did you mean \"allow\"?");
+  EXPECT_EQ(BodyError("  \"acess\": {},\n"),
+            f + ":2:3: /acess: unknown key \"acess\"; did you mean \"access\"?");
+
+  // Every bad entry is reported, not only the first.
+  ConfigLoad load = ParseConfig(
+      kFile, "{\n  \"access\": {\"allow\": [\"1.2.3.4/40\", \"10.0.0.0/8\", \"x\"]},\n" +
+                 std::string(kMinimalTail));
+  EXPECT_EQ(load.errors.size(), 2u) << Joined(Errors(load));
 }
 
 }  // namespace
