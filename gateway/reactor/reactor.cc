@@ -106,7 +106,9 @@ void Reactor::OnListenReadable(uv_poll_t* handle, int status, int) {
       return;
     }
     self->accepted_.fetch_add(1, std::memory_order_relaxed);
+    Increment(self->metrics_.connections_accepted);
     bool full = self->connections_.size() >= self->max_connections_;
+    if (full) Increment(self->metrics_.connections_refused);
     ClientConnection::Accept(self, fd, peer, full);
   }
 }
