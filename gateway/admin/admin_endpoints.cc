@@ -98,6 +98,13 @@ void AdminEndpoints::ReloadSucceeded(const std::string& trigger, const std::stri
   last_reload_ = Reload{NowUnix(), trigger, "ok", ""};
 }
 
+void AdminEndpoints::TlsReloaded(const std::string& trigger, const TlsConfig& tls) {
+  ++reloads_ok_;
+  ++generation_;
+  LoadCertificates(tls);
+  last_reload_ = Reload{NowUnix(), trigger, "ok", ""};
+}
+
 void AdminEndpoints::ReloadFailed(const std::string& trigger, const std::string& error) {
   ++reloads_failed_;
   last_reload_ = Reload{NowUnix(), trigger, "failed", error};

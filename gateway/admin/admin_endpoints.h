@@ -57,6 +57,8 @@ class AdminEndpoints {
   // or "policy file changed".
   void ReloadSucceeded(const std::string& trigger, const std::string& sha256, size_t rules);
   void ReloadFailed(const std::string& trigger, const std::string& error);
+  // New TLS material (server certificate, client CAs, CRLs) now serves new handshakes.
+  void TlsReloaded(const std::string& trigger, const TlsConfig& tls);
   // SIGTERM/SIGINT: /readyz answers 503 from now on.
   void BeginDrain() { draining_ = true; }
 

@@ -78,6 +78,14 @@ void Reactor::PublishPolicy(std::shared_ptr<const policy::Policy> policy) {
   uv_async_send(&wakeup_);
 }
 
+void Reactor::PublishTls(std::shared_ptr<const tls::TlsContext> tls) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    mailbox_tls_ = std::move(tls);
+  }
+  uv_async_send(&wakeup_);
+}
+
 void Reactor::Join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -116,11 +124,14 @@ void Reactor::OnListenReadable(uv_poll_t* handle, int status, int) {
 void Reactor::OnWakeup(uv_async_t* async) {
   auto* self = static_cast<Reactor*>(async->data);
   std::shared_ptr<const policy::Policy> policy;
+  std::shared_ptr<const tls::TlsContext> tls;
   {
     std::lock_guard<std::mutex> lock(self->mailbox_mu_);
     policy = std::move(self->mailbox_policy_);
+    tls = std::move(self->mailbox_tls_);
   }
   if (policy) self->snapshot_.policy = std::move(policy);
+  if (tls) self->snapshot_.tls = std::move(tls);
   if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_) {
     self->BeginDrain();
   }

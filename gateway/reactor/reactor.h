@@ -30,7 +30,7 @@ class UpstreamPool;
 namespace portcullis::audit {
 class AuditSink;
 class AnomalyMonitor;
-}
+}  // namespace portcullis::audit
 
 namespace portcullis::reactor {
 
@@ -42,7 +42,7 @@ struct Snapshot {
   std::shared_ptr<const tls::TlsContext> tls;
   std::shared_ptr<const policy::Policy> policy;
   std::shared_ptr<const mcp::SessionSealer> sealer;
-  std::shared_ptr<audit::AuditSink> audit;         // never null (a null sink when off)
+  std::shared_ptr<audit::AuditSink> audit;           // never null (a null sink when off)
   std::shared_ptr<audit::AnomalyMonitor> anomalies;  // never null
 };
 
@@ -61,6 +61,9 @@ class Reactor {
   // Replaces the policy for requests that start from now on (requests in flight keep the one
   // they started with). Thread-safe; takes effect on the reactor's next loop turn.
   void PublishPolicy(std::shared_ptr<const policy::Policy> policy);
+  // Replaces the TLS context for handshakes that start from now on (live connections keep
+  // theirs). Thread-safe.
+  void PublishTls(std::shared_ptr<const tls::TlsContext> tls);
   void Join();
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
   // True once the reactor's thread has finished (after a drain). Any thread.
@@ -118,6 +121,7 @@ class Reactor {
   // only lock in the reactor, and never on the request path.
   std::mutex mailbox_mu_;
   std::shared_ptr<const policy::Policy> mailbox_policy_;
+  std::shared_ptr<const tls::TlsContext> mailbox_tls_;
   std::unique_ptr<char[]> read_buffer_;
   std::thread thread_;
   std::atomic<bool> drain_requested_{false};

@@ -5,7 +5,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "gateway/admin/admin_server.h"
 #include "gateway/audit/anomaly_monitor.h"
@@ -54,15 +57,17 @@ audit::AnomalyThresholds ThresholdsOf(const AnomalyConfig& c) {
   return t;
 }
 
+std::string FilesDigest(const std::vector<std::string>& files);
+std::vector<std::string> TlsFiles(const TlsConfig& tls);
+
 // Coalesces the bursts of file events an editor or a ConfigMap update makes.
 constexpr uint64_t kReloadDebounceMs = 200;
 
 struct ControlLoop {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
-  uv_fs_event_t watch;
+  std::vector<std::unique_ptr<uv_fs_event_t>> watches;
   uv_timer_t debounce;
-  bool watching = false;
   Server* server;
   std::vector<std::unique_ptr<Reactor>>* reactors;
   bool draining = false;
@@ -86,15 +91,17 @@ void CloseSignals(ControlLoop* control) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&control->debounce), nullptr);
-  if (control->watching) uv_close(reinterpret_cast<uv_handle_t*>(&control->watch), nullptr);
+  for (auto& watch : control->watches) {
+    uv_close(reinterpret_cast<uv_handle_t*>(watch.get()), nullptr);
+  }
 }
 
 void OnDebounced(uv_timer_t* timer) {
   auto* control = static_cast<ControlLoop*>(timer->data);
-  control->server->ReloadPolicy("policy file changed");
+  control->server->ReloadAll("file changed");
 }
 
-void OnPolicyDirChanged(uv_fs_event_t* handle, const char*, int, int status) {
+void OnWatchedFolderChanged(uv_fs_event_t* handle, const char*, int, int status) {
   auto* control = static_cast<ControlLoop*>(handle->data);
   if (status != 0 || control->draining) return;
   // The first event schedules one reload; events until then ride along. Restarting the timer
@@ -118,7 +125,7 @@ void OnStopSignal(uv_signal_t* handle, int signum) {
 
 void OnReloadSignal(uv_signal_t* handle, int) {
   auto* control = static_cast<ControlLoop*>(handle->data);
-  if (!control->draining) control->server->ReloadPolicy("SIGHUP");
+  if (!control->draining) control->server->ReloadAll("SIGHUP");
 }
 
 }  // namespace
@@ -136,15 +143,16 @@ Result<std::unique_ptr<Server>> Server::Create(std::shared_ptr<const Config> con
     return Status::Error("policy: " + std::to_string(policy.errors.size()) + " error(s):" + all);
   }
   server->policy_sha256_ = policy.sha256;
+  server->tls_sha256_ = FilesDigest(TlsFiles(config->tls));
   Result<mcp::SessionSealer> sealer = mcp::SessionSealer::CreateRandom();
   if (!sealer.ok()) return sealer.status();
   Result<std::shared_ptr<audit::AuditSink>> audit = OpenAudit(config->audit);
   if (!audit.ok()) return audit.status();
   auto anomalies =
       std::make_shared<audit::AnomalyMonitor>(ThresholdsOf(config->anomalies), audit->get());
-  server->snapshot_ = Snapshot{config, *tls, policy.policy,
-                               std::make_shared<const mcp::SessionSealer>(*sealer), *audit,
-                               anomalies};
+  server->snapshot_ =
+      Snapshot{config, *tls,     policy.policy, std::make_shared<const mcp::SessionSealer>(*sealer),
+               *audit, anomalies};
   server->admin_ = std::make_unique<admin::AdminEndpoints>(
       admin::AdminEndpoints::Sources{config, &server->reactors_, anomalies,
                                      std::dynamic_pointer_cast<admin::CountingAuditSink>(*audit)});
@@ -214,6 +222,66 @@ void Server::ReloadPolicy(const char* why) {
                policy.policy->rule_count(), policy_sha256_.substr(0, 12));
 }
 
+namespace {
+
+// SHA-256 over the bytes of `files` (with their names), "" if one cannot be read.
+std::string FilesDigest(const std::vector<std::string>& files) {
+  std::string all;
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return "";
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    all += file + '\0' + bytes.str() + '\0';
+  }
+  return config::Sha256Hex(all);
+}
+
+std::vector<std::string> TlsFiles(const TlsConfig& tls) {
+  std::vector<std::string> files = {tls.cert, tls.key};
+  files.insert(files.end(), tls.client_ca.begin(), tls.client_ca.end());
+  files.insert(files.end(), tls.crl.begin(), tls.crl.end());
+  return files;
+}
+
+}  // namespace
+
+std::vector<std::string> Server::WatchedFolders() const {
+  std::vector<std::string> files = TlsFiles(config_->tls);
+  if (!config_->policy.empty()) files.push_back(config_->policy);
+  std::vector<std::string> folders;
+  for (const std::string& file : files) {
+    std::string dir = std::filesystem::path(file).parent_path().string();
+    if (std::find(folders.begin(), folders.end(), dir) == folders.end()) folders.push_back(dir);
+  }
+  return folders;
+}
+
+void Server::ReloadTls(const char* why) {
+  std::string digest = FilesDigest(TlsFiles(config_->tls));
+  if (!digest.empty() && digest == tls_sha256_) return;  // nothing changed
+  Result<std::shared_ptr<const tls::TlsContext>> tls = tls::TlsContext::Create(config_->tls);
+  audit::Record record("config.reload");
+  record.Str("trigger", why).Str("what", "tls").Str("file", config_->tls.cert);
+  if (!tls.ok()) {
+    record.Bool("ok", false).Str("error", tls.error());
+    snapshot_.audit->Write(std::move(record));
+    admin_->ReloadFailed(why, tls.error());
+    spdlog::error("{}: TLS material not reloaded ({}); the old certificate keeps serving", why,
+                  tls.error());
+    tls_sha256_ = digest;  // report a broken file once, not on every neighbour's write
+    return;
+  }
+  record.Bool("ok", true).Str("sha256", digest);
+  snapshot_.audit->Write(std::move(record));
+  tls_sha256_ = digest;
+  snapshot_.tls = *tls;
+  admin_->TlsReloaded(why, config_->tls);
+  for (auto& r : reactors_) r->PublishTls(*tls);
+  spdlog::info("{}: TLS material reloaded (certificate {}); new handshakes use it", why,
+               config_->tls.cert);
+}
+
 int Server::Run() {
   signal(SIGPIPE, SIG_IGN);  // a peer that vanished is an error code, not a dead process
   uint32_t count = static_cast<uint32_t>(fds_per_reactor_.size());
@@ -255,23 +323,20 @@ int Server::Run() {
   }
   uv_timer_init(&control.loop, &control.debounce);
   control.debounce.data = &control;
-  if (!config_->policy.empty()) {
-    // Watch the folder, not the file: editors replace files by rename, and Kubernetes swaps
-    // a ConfigMap by re-pointing the folder's ..data symlink.
-    std::string dir = std::filesystem::path(config_->policy).parent_path().string();
-    uv_fs_event_init(&control.loop, &control.watch);
-    control.watch.data = &control;
-    if (int rc = uv_fs_event_start(&control.watch, OnPolicyDirChanged, dir.c_str(), 0); rc == 0) {
-      control.watching = true;
-    } else {
-      spdlog::warn("cannot watch {} for policy changes ({}); SIGHUP still reloads", dir,
-                   uv_strerror(rc));
-      uv_close(reinterpret_cast<uv_handle_t*>(&control.watch), nullptr);
+  // Watch folders, not files: editors replace files by rename, and Kubernetes swaps a
+  // ConfigMap or Secret by re-pointing the folder's ..data symlink.
+  for (const std::string& dir : WatchedFolders()) {
+    auto watch = std::make_unique<uv_fs_event_t>();
+    uv_fs_event_init(&control.loop, watch.get());
+    watch->data = &control;
+    if (int rc = uv_fs_event_start(watch.get(), OnWatchedFolderChanged, dir.c_str(), 0); rc != 0) {
+      spdlog::warn("cannot watch {} for changes ({}); SIGHUP still reloads", dir, uv_strerror(rc));
     }
+    control.watches.push_back(std::move(watch));
   }
-  for (auto [handle, signum] : {std::pair{&control.sigterm, SIGTERM},
-                                std::pair{&control.sigint, SIGINT},
-                                std::pair{&control.sighup, SIGHUP}}) {
+  for (auto [handle, signum] :
+       {std::pair{&control.sigterm, SIGTERM}, std::pair{&control.sigint, SIGINT},
+        std::pair{&control.sighup, SIGHUP}}) {
     uv_signal_init(&control.loop, handle);
     handle->data = &control;
     uv_signal_start(handle, signum == SIGHUP ? OnReloadSignal : OnStopSignal, signum);
@@ -285,8 +350,8 @@ int Server::Run() {
   for (auto& r : reactors_) {
     accepted += r->accepted();
     if (!per_reactor_counts.empty()) per_reactor_counts += ", ";
-    per_reactor_counts += "reactor " + std::to_string(r->index()) + ": " +
-                          std::to_string(r->accepted());
+    per_reactor_counts +=
+        "reactor " + std::to_string(r->index()) + ": " + std::to_string(r->accepted());
   }
   spdlog::info("stopped after {} connections ({})", accepted, per_reactor_counts);
   audit::Record stopped("gateway.stopped");

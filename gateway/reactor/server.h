@@ -32,10 +32,22 @@ class Server {
   // Control thread: re-reads the policy file and publishes it to every reactor if it loads
   // and changed. `why` is for the log ("SIGHUP", "file changed").
   void ReloadPolicy(const char* why);
+  // Control thread: rebuilds the TLS context from the certificate, key, client CA and CRL
+  // files if their bytes changed; a context that fails to build is reported and the old one
+  // keeps serving.
+  void ReloadTls(const char* why);
+  // Both of the above (SIGHUP, or any watched file changed).
+  void ReloadAll(const char* why) {
+    ReloadTls(why);
+    ReloadPolicy(why);
+  }
+  // The folders whose changes trigger ReloadAll: those of the policy and TLS files.
+  std::vector<std::string> WatchedFolders() const;
 
  private:
   Server() = default;
   std::string policy_sha256_;
+  std::string tls_sha256_;  // of the TLS files' bytes, to skip reloads that change nothing
   std::shared_ptr<const Config> config_;
   Snapshot snapshot_;
   std::vector<std::vector<int>> fds_per_reactor_;
