@@ -557,6 +557,9 @@ struct GatewayConfig {
   std::vector<std::string> limits;     // members of "limits", e.g. R"("idle_timeout_ms": 300)"
   // Raw top-level members, e.g. R"("audit": {"path": "audit.jsonl"})".
   std::vector<std::string> extra;
+  // Paths for "tls" cert, key and client_ca (one bundle file) instead of the shared PKI's, for
+  // tests that replace them while the gateway runs.
+  std::optional<std::string> cert, key, client_ca;
   // The policy file's text; empty = one rule that grants every verified client everything
   // (these tests are about the data plane; the policy has its own tests).
   std::string policy;
@@ -594,9 +597,9 @@ struct GatewayConfig {
     json += "  \"listen\": [\"127.0.0.1:0\"],\n";
     json += "  \"reactors\": " + std::to_string(reactors) + ",\n";
     json += "  \"tls\": {\n";
-    json += "    \"cert\": \"" + pki.server().cert + "\",\n";
-    json += "    \"key\": \"" + pki.server().key + "\",\n";
-    json += "    \"client_ca\": [\"" + pki.ca().cert + "\"],\n";
+    json += "    \"cert\": \"" + cert.value_or(pki.server().cert) + "\",\n";
+    json += "    \"key\": \"" + key.value_or(pki.server().key) + "\",\n";
+    json += "    \"client_ca\": [\"" + client_ca.value_or(pki.ca().cert) + "\"],\n";
     json += join(tls, "    ");
     json += "  },\n";
     json += "  \"upstreams\": {\n" + join(upstreams, "    ") + "  },\n";

@@ -49,7 +49,7 @@ constexpr char kBroken[] = R"({
 })";
 constexpr char kBrokenKey[] = "\"tool\"";
 
-constexpr char kReloadedByWatch[] = "policy file changed: policy reloaded from";
+constexpr char kReloadedByWatch[] = "file changed: policy reloaded from";
 constexpr char kReloadedBySighup[] = "SIGHUP: policy reloaded from";
 constexpr char kKeptLastGood[] = "keeping the last good one";
 
