@@ -8,8 +8,9 @@
 // verification on. When that handshake completes, a close_notify is sent and the answer read:
 // a server that rejects the client certificate after the client finished (TLS 1.3) says so
 // with an alert that arrives before its reaction to the close_notify, so the verdict does not
-// depend on a timing guess. When verification fails, a second handshake with verification off
-// fetches the chain for display. No application data is ever sent.
+// depend on a timing guess. When a failed handshake did not leave the server's chain behind
+// (wolfSSL usually keeps it, even when verifying it failed), a second handshake with
+// verification off fetches it for display. No application data is ever sent.
 //
 // Diagnose() blocks for at most about 3 × timeout_ms. Call tls::InitLibrary() first (Diagnose
 // does). Thread-safe: each call has its own WOLFSSL_CTX.
@@ -68,7 +69,7 @@ struct Diagnosis {
   bool name_checked = false;
   bool name_matches = false;
   std::vector<ChainCertificate> chain;
-  bool chain_from_unverified_handshake = false;  // chain fetched by the second handshake
+  bool chain_from_unverified_handshake = false;  // the chain came from the second handshake
 
   // Set on failure (verified == false).
   std::string reason;  // e.g. "CERTIFICATE_EXPIRED", "NO_CLIENT_CERTIFICATE", "NOT_TLS"

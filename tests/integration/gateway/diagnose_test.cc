@@ -93,6 +93,10 @@ class NginxServer {
       conf += "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + " ssl;\n";
       conf += "    server_name localhost;\n";
       conf += "    ssl_certificate " + cert.cert + ";\n    ssl_certificate_key " + cert.key + ";\n";
+      // nginx 1.22 still defaults to TLSv1 TLSv1.1 TLSv1.2; say what a deployment would.
+      if (tls_directives.find("ssl_protocols") == std::string::npos) {
+        conf += "    ssl_protocols TLSv1.2 TLSv1.3;\n";
+      }
       conf += tls_directives;
       conf += "    location / { return 200 \"ok\\n\"; }\n  }\n}\n";
       std::string conf_path = dir_.Write("nginx.conf", conf);
@@ -169,7 +173,13 @@ class GatewayDiagnose : public GatewayTestBase {
     EXPECT_NE(run.Str("/chain/0/issuer").find("CN=Portcullis Test CA"), std::string::npos)
         << run.Dump();
     EXPECT_EQ(run.Str("/chain/0/san/dns/0"), "localhost") << run.Dump();
-    EXPECT_EQ(run.Str("/chain/0/san/ip/0"), "127.0.0.1") << run.Dump();
+    const rapidjson::Value* ips = rapidjson::Pointer("/chain/0/san/ip").Get(run.json);
+    ASSERT_TRUE(ips != nullptr && ips->IsArray()) << run.Dump();
+    bool has_loopback = false;
+    for (const auto& ip : ips->GetArray()) {
+      has_loopback = has_loopback || std::string(ip.GetString()) == "127.0.0.1";
+    }
+    EXPECT_TRUE(has_loopback) << run.Dump();
     EXPECT_EQ(run.Str("/chain/0/key"), "ECDSA P-256") << run.Dump();
     EXPECT_EQ(run.Str("/chain/0/fingerprint_sha256").size(), 64u) << run.Dump();
   }
@@ -266,7 +276,7 @@ TEST_F(GatewayDiagnosePortcullis, PrintsAReportForPeople) {
   EXPECT_EQ(run.exit_status, 0) << run.Dump();
   for (const char* expected :
        {"protocol     TLSv1.3, TLS13-", "client cert  requested by the server; ours was sent",
-        "[0] subject  CN=localhost", "SANs     DNS:localhost, IP:127.0.0.1", "days left)",
+        "[0] subject  CN=localhost", "SANs     DNS:localhost, IP:", "days left)",
         "result: OK: verified against "}) {
     EXPECT_NE(run.out.find(expected), std::string::npos) << expected << "\n" << run.Dump();
   }
@@ -380,6 +390,16 @@ TEST_F(GatewayDiagnose, PlaintextServerIsNotTls) {
   ExpectFailure(run, "NOT_TLS", "server");
   EXPECT_NE(run.Str("/failure/detail").find("HTTP/1.1 4"), std::string::npos) << run.Dump();
   EXPECT_EQ(run.ChainSize(), 0u);
+}
+
+TEST_F(GatewayDiagnose, SilentServerTimesOut) {
+  // Accepts and reads, never answers: the handshake is bounded by --timeout-ms.
+  EchoUpstream silent(EchoUpstream::Mode::kSilent);
+  ASSERT_TRUE(silent.ok()) << silent.error();
+  DiagnoseRun run =
+      RunDiagnose(Args("127.0.0.1:" + std::to_string(silent.port()), {"--timeout-ms", "300"}));
+  ExpectFailure(run, "HANDSHAKE_TIMEOUT", "server");
+  EXPECT_TRUE(run.Bool("/connected"));
 }
 
 TEST_F(GatewayDiagnose, NothingListening) {

@@ -685,15 +685,15 @@ TEST(ConfigLoader, RejectsBadAccessLists) {
             f + ":2:23: /access/deny/0: IPv4-mapped addresses are matched as IPv4: write "
                 "\"10.0.0.0/8\"");
   EXPECT_EQ(BodyError("  \"access\": {\"allow\": []},\n"),
-            f + ":2:22: /access/allow: an empty allow list is ambiguous: remove the key to allow "
+            f + ":2:23: /access/allow: an empty allow list is ambiguous: remove the key to allow "
                 "every address, or list the blocks to allow");
   EXPECT_EQ(BodyError("  \"access\": {\"deny\": \"10.0.0.0/8\"},\n"),
-            f + ":2:21: /access/deny: expected an array of CIDR blocks, e.g. [\"10.0.0.0/8\", "
-                "\"::1/128\"], got string");
+            f + ":2:22: /access/deny: expected an array of CIDR blocks, e.g. [\"10.0.0.0/8\", "
+                "\"::1/128\"], got a string");
   EXPECT_EQ(BodyError("  \"access\": {\"deny\": [8]},\n"),
-            f + ":2:23: /access/deny/0: expected a string, got number (8)");
+            f + ":2:23: /access/deny/0: expected a string, got a number (8)");
   EXPECT_EQ(BodyError("  \"access\": {\"alow\": [\"10.0.0.0/8\"]},\n"),
-            f + ":2:15: /access/alow: unknown key \"alow\"; did you mean \"allow\"?");
+            f + ":2:14: /access/alow: unknown key \"alow\"; did you mean \"allow\"?");
   EXPECT_EQ(BodyError("  \"acess\": {},\n"),
             f + ":2:3: /acess: unknown key \"acess\"; did you mean \"access\"?");
 
