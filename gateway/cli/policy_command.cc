@@ -110,9 +110,13 @@ int PolicyCommand(const std::vector<std::string>& args) {
   std::printf("reason:    %s\n", ex.decision.reason.c_str());
   std::printf(ex.rules.empty() ? "rules:     (the policy has no rules)\n" : "rules:\n");
   for (const policy::RuleExplanation& r : ex.rules) {
-    std::printf("  %s: identity %s (%s)\n", r.rule.c_str(),
-                r.identity_matched ? "matches" : "does not match", r.detail.c_str());
-    if (!r.verdict.empty()) std::printf("    %s\n", r.verdict.c_str());
+    std::printf("  %-24s %s%s; %s\n", r.rule.c_str(),
+                r.identity_matched ? "identity matches" : "identity does not match",
+                !r.identity_matched ? ""
+                : r.grants_upstream ? ", grants the upstream"
+                                    : ", does not grant the upstream",
+                r.detail.c_str());
+    if (!r.verdict.empty()) std::printf("  %-24s %s\n", "", r.verdict.c_str());
   }
   return ex.decision.allowed ? 0 : 3;
 }

@@ -1,5 +1,7 @@
 #include "tests/support/tls_client.h"
 
+#include "gateway/tls/tls_context.h"
+
 #include <wolfssl/error-ssl.h>
 
 #include <fcntl.h>
@@ -113,6 +115,13 @@ void EnsureWolfSslInit() {
     IgnoreSigpipeOnce();
     wolfSSL_Init();
   });
+  // Debian's wolfSSL keeps a thread-local fixed-point ECC cache (FP_ECC) that leaks unless
+  // each thread frees it as it ends; tests run clients on many threads.
+  struct EccCacheReleaser {
+    ~EccCacheReleaser() { portcullis::tls::ReleaseThreadResources(); }
+  };
+  static thread_local EccCacheReleaser releaser;
+  (void)releaser;
 }
 
 void TlsSessionDeleter::operator()(WOLFSSL_SESSION* session) const {
