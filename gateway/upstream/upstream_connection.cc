@@ -255,6 +255,13 @@ void UpstreamConnection::Fail(UpstreamError error, const std::string& detail) {
   if (sink) sink->OnUpstreamError(error, detail, retryable);
 }
 
+void UpstreamConnection::Shutdown() {
+  UpstreamSink* sink = sink_;
+  sink_ = nullptr;
+  Close();
+  if (sink) sink->OnUpstreamError(UpstreamError::kReset, "the gateway is stopping", false);
+}
+
 void UpstreamConnection::Abort() {
   sink_ = nullptr;
   Close();

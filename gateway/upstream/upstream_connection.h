@@ -30,8 +30,11 @@ class UpstreamConnection {
   void Send(std::string request, UpstreamSink* sink);
   void PauseReading();
   void ResumeReading();
-  // Detaches the sink and closes the connection (client went away, or shutdown).
+  // Detaches the sink and closes the connection (the client went away).
   void Abort();
+  // Closes the connection; a sink still attached hears an error (never retryable). Used when
+  // the reactor stops, so that requests nobody else tracks (DetachedRequest) end too.
+  void Shutdown();
 
   const UpstreamConfig* upstream() const { return upstream_; }
   bool reused() const { return requests_sent_ > 1; }

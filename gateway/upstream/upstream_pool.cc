@@ -39,7 +39,7 @@ void UpstreamPool::Forget(UpstreamConnection* connection) {
 
 void UpstreamPool::CloseAll() {
   std::vector<UpstreamConnection*> all(all_.begin(), all_.end());
-  for (UpstreamConnection* c : all) c->Abort();  // Abort() calls Forget()
+  for (UpstreamConnection* c : all) c->Shutdown();  // Shutdown() calls Forget()
   idle_.clear();
 }
 

@@ -32,7 +32,7 @@ class UpstreamPool {
   bool Release(UpstreamConnection* connection);
   // The connection is closing; drop every reference to it.
   void Forget(UpstreamConnection* connection);
-  // Closes every connection, busy or idle (shutdown).
+  // Closes every connection, busy or idle (shutdown); requests still attached hear an error.
   void CloseAll();
   size_t size() const { return all_.size(); }
 
