@@ -199,6 +199,7 @@ void ClientConnection::ContinueHandshake() {
       .Str("cipher", tls_->cipher())
       .Bool("resumed", tls_->resumed())
       .Str("sni", tls_->sni())
+      .Str("alpn", tls_->alpn())
       .End();
   record.Uint("handshake_us", NowUs() - handshake_start_us_);
   reactor_->metrics().ObserveHandshake(tls_->resumed(), NowUs() - handshake_start_us_);

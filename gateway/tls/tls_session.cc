@@ -14,6 +14,10 @@ Result<std::unique_ptr<TlsSession>> TlsSession::Create(std::shared_ptr<const Tls
   std::unique_ptr<TlsSession> session(new TlsSession(std::move(context), ssl));
   AttachMemoryIo(ssl, &session->io_);
   wolfSSL_SetCertCbCtx(ssl, session.get());
+  // The gateway speaks HTTP/1.1: say so to clients that offer ALPN, and carry on with those
+  // that offer only something else (they may still speak HTTP/1.1 without ALPN).
+  char alpn[] = "http/1.1";
+  wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
   return session;
 }
 
@@ -100,6 +104,13 @@ std::string TlsSession::version() const {
 std::string TlsSession::cipher() const {
   const char* c = wolfSSL_get_cipher_name(ssl_);
   return c ? c : "";
+}
+
+std::string TlsSession::alpn() const {
+  char* name = nullptr;
+  unsigned short len = 0;
+  if (wolfSSL_ALPN_GetProtocol(ssl_, &name, &len) != WOLFSSL_SUCCESS || !name) return "";
+  return std::string(name, len);
 }
 
 std::string TlsSession::sni() const {

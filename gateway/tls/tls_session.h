@@ -63,6 +63,7 @@ class TlsSession {
   std::string version() const;
   std::string cipher() const;
   std::string sni() const;
+  std::string alpn() const;  // the negotiated protocol, "" when the client offered none
 
  private:
   TlsSession(std::shared_ptr<const TlsContext> context, WOLFSSL* ssl);
