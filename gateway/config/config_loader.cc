@@ -70,7 +70,6 @@ struct NotBuiltYet {
 };
 // (None at the moment; a std::array because a built-in array cannot be empty.)
 constexpr std::array<NotBuiltYet, 0> kNotBuiltYet = {};
-constexpr const char* kStdioNotBuiltYet = "stdio upstreams are not supported yet";
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -658,7 +657,6 @@ class Loader {
       OnlyFor(value, pointer,
               {"ca", "cert", "key", "server_name", "connect_timeout_ms", "pass_authorization"},
               "only applies to HTTP upstreams (\"url\")");
-      Warn(command->key_loc, JsonPointerAppend(pointer, "command"), kStdioNotBuiltYet);
     }
     const LocatedJson::Member* cert = value.FindMember("cert");
     const LocatedJson::Member* key = value.FindMember("key");
@@ -695,6 +693,9 @@ class Loader {
     for (size_t i = 0; i < value.items.size(); ++i) {
       std::string arg;
       if (ReadString(value.items[i], JsonPointerAppend(pointer, i), &arg, /*allow_empty=*/i > 0)) {
+        // A program named by a relative path ("bin/server") is found next to the config, like
+        // every other file it names; a bare name ("node") is looked up in PATH.
+        if (i == 0 && arg.find('/') != std::string::npos) arg = Resolve(arg);
         out->push_back(arg);
       }
     }
@@ -816,6 +817,8 @@ class Loader {
                     {"stream_timeout_ms", range(1, 604800000, &limits.stream_timeout_ms)},
                     {"drain_timeout_ms", range(1, 3600000, &limits.drain_timeout_ms)},
                     {"max_json_depth", range(1, 1000, &limits.max_json_depth)},
+                    {"session_idle_timeout_ms",
+                     range(1, 604800000, &limits.session_idle_timeout_ms)},
                 });
   }
 

@@ -1,9 +1,9 @@
 #include "gateway/reactor/client_connection.h"
 
 #include <arpa/inet.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <cmath>
-#include <spdlog/spdlog.h>
 
 #include "gateway/audit/anomaly_monitor.h"
 #include "gateway/audit/identity_summary.h"
@@ -14,6 +14,9 @@
 #include "gateway/mcp/mcp_route.h"
 #include "gateway/reactor/address_filter.h"
 #include "gateway/reactor/reactor.h"
+#include "gateway/reactor/session_exchange.h"
+#include "gateway/reactor/session_registry.h"
+#include "gateway/reactor/session_router.h"
 #include "gateway/tls/handshake_failure.h"
 #include "gateway/upstream/proxy_exchange.h"
 #include "gateway/upstream/upstream_request.h"
@@ -36,8 +39,7 @@ policy::Action ActionOf(std::string_view upstream, const mcp::MessageInfo& info)
   } else if (m == "prompts/get") {
     action.object = policy::Action::Object::kPrompt;
     action.name = info.name;
-  } else if (m == "resources/read" || m == "resources/subscribe" ||
-             m == "resources/unsubscribe") {
+  } else if (m == "resources/read" || m == "resources/subscribe" || m == "resources/unsubscribe") {
     action.object = policy::Action::Object::kResource;
     action.name = info.uri;
   } else if (m == "completion/complete") {
@@ -75,8 +77,7 @@ void DescribePeer(const sockaddr_storage& ss, std::string* peer, std::string* ip
 
 }  // namespace
 
-void ClientConnection::Accept(Reactor* reactor, int fd, const sockaddr_storage& peer,
-                              bool refuse) {
+void ClientConnection::Accept(Reactor* reactor, int fd, const sockaddr_storage& peer, bool refuse) {
   auto* c = new ClientConnection(reactor);
   if (uv_tcp_open(&c->tcp_, fd) != 0) {
     close(fd);
@@ -186,11 +187,11 @@ void ClientConnection::ContinueHandshake() {
     return;
   }
   const Identity& id = tls_->identity();
-  spdlog::debug("tls: {} handshake ok on reactor {} in {} ms: {} {} resumed={} cn=\"{}\" "
-                "spiffe=\"{}\"",
-                peer_, reactor_->index(), uv_now(reactor_->loop()) - handshake_start_ms_,
-                tls_->version(), tls_->cipher(),
-                tls_->resumed(), id.cn, id.spiffe_id);
+  spdlog::debug(
+      "tls: {} handshake ok on reactor {} in {} ms: {} {} resumed={} cn=\"{}\" "
+      "spiffe=\"{}\"",
+      peer_, reactor_->index(), uv_now(reactor_->loop()) - handshake_start_ms_, tls_->version(),
+      tls_->cipher(), tls_->resumed(), id.cn, id.spiffe_id);
   const Snapshot& snapshot = reactor_->snapshot();
   audit::Record record("tls.handshake");
   record.Str("conn", conn_id_).Str("peer", peer_).IdentityObject("identity", id);
@@ -353,8 +354,16 @@ void ClientConnection::Dispatch() {
     return;
   }
   const std::string& method = request_.method;
-  if (method != "POST" && method != "GET" && method != "DELETE") {
-    http::HeaderList headers = {{"Allow", "GET, POST, DELETE"}};
+  // /mcp/ takes every Streamable HTTP method; the legacy stream is GET only, its POSTs POST only.
+  const char* allow = route.kind == mcp::Route::Kind::kLegacySse        ? "GET"
+                      : route.kind == mcp::Route::Kind::kLegacyMessages ? "POST"
+                                                                        : "GET, POST, DELETE";
+  bool allowed_method = route.kind == mcp::Route::Kind::kLegacySse ? method == "GET"
+                        : route.kind == mcp::Route::Kind::kLegacyMessages
+                            ? method == "POST"
+                            : method == "POST" || method == "GET" || method == "DELETE";
+  if (!allowed_method) {
+    http::HeaderList headers = {{"Allow", allow}};
     http::WriteSimpleResponse(
         this, 405, "application/json",
         mcp::JsonRpcErrorBody("", mcp::kInvalidRequest, "method " + method + " not allowed"),
@@ -373,12 +382,12 @@ void ClientConnection::Dispatch() {
     request_audit_.reason = "no rule grants upstream \"" + upstream->name + "\"";
     snapshot.anomalies->OnDenied(identity, upstream->name, "upstream", NowS());
     AnswerError(403, mcp::kForbidden,
-                "forbidden: no rule grants upstream \"" + upstream->name + "\" to this client",
-                "");
+                "forbidden: no rule grants upstream \"" + upstream->name + "\" to this client", "");
     return;
   }
 
   std::string id_json;
+  mcp::MessageInfo info;
   upstream::ResponseRules rules;
   if (method == "POST") {
     mcp::InspectResult inspected =
@@ -388,13 +397,13 @@ void ClientConnection::Dispatch() {
       spdlog::debug("mcp: {} refused: {} {}", peer_, e.code, e.message);
       request_audit_.reason = e.message;
       request_audit_.id_json = e.id_json;
-      ReportMalformed(e.code == mcp::kParseError ? "malformed_json"
+      ReportMalformed(e.code == mcp::kParseError                     ? "malformed_json"
                       : e.message.find("Batch") != std::string::npos ? "batch"
                                                                      : "invalid_request");
       http::WriteSimpleResponse(this, e.http_status, "application/json", e.Body());
       return;
     }
-    const mcp::MessageInfo& info = inspected.info();
+    info = inspected.info();
     request_audit_.method = info.method;
     request_audit_.id_json = info.id_json;
     auto header = [this](std::string_view name) -> std::optional<std::string_view> {
@@ -406,8 +415,7 @@ void ClientConnection::Dispatch() {
       spdlog::debug("mcp: {} refused: {} {}", peer_, mismatch->code, mismatch->message);
       request_audit_.reason = mismatch->message;
       ReportMalformed("header_mismatch");
-      http::WriteSimpleResponse(this, mismatch->http_status, "application/json",
-                                mismatch->Body());
+      http::WriteSimpleResponse(this, mismatch->http_status, "application/json", mismatch->Body());
       return;
     }
     id_json = info.id_json;
@@ -444,11 +452,19 @@ void ClientConnection::Dispatch() {
           this, 429, "application/json",
           mcp::JsonRpcErrorBody(id_json, mcp::kRateLimited,
                                 "rate limit of rule \"" + decision.rule + "\" exceeded"),
-          {{"Retry-After", std::to_string(std::max<int64_t>(
-                               1, static_cast<int64_t>(std::ceil(retry_after_s))))}});
+          {{"Retry-After",
+            std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(retry_after_s))))}});
       return;
     }
     rules.list_kind = mcp::ListKindOf(info.method);
+  }
+
+  // Sessions the gateway runs itself: stdio upstreams, and legacy HTTP+SSE clients of any.
+  if (route.kind != mcp::Route::Kind::kStreamableHttp ||
+      upstream->kind == UpstreamConfig::Kind::kStdio) {
+    if (request_audit_.decision.empty()) request_audit_.decision = "allow";  // GET, DELETE
+    DispatchToSession(route, *upstream, std::move(info));
+    return;
   }
 
   // Sessions are bound to the identity that opened them (mcp/session_seal.h).
@@ -477,7 +493,7 @@ void ClientConnection::Dispatch() {
     value = opened->upstream_session_id;  // the upstream sees its own id
   }
 
-  if (upstream->kind != UpstreamConfig::Kind::kHttp || upstream->scheme != "http") {
+  if (upstream->kind != UpstreamConfig::Kind::kHttp) {
     AnswerError(502, mcp::kUpstreamUnavailable,
                 "upstream \"" + upstream->name + "\": this transport is not supported yet",
                 id_json);
@@ -497,12 +513,128 @@ void ClientConnection::Dispatch() {
     rules.grant = std::move(grant);
     rules.max_buffer_bytes = config.limits.max_body_bytes;
   }
-  std::string bytes =
-      upstream::BuildUpstreamRequest(request_, *upstream, identity, peer_ip_);
-  exchange_ = std::make_unique<upstream::ProxyExchange>(&reactor_->pool(), upstream, this,
-                                                        std::move(bytes), id_json,
-                                                        std::move(rules));
-  exchange_->Start();
+  std::string bytes = upstream::BuildUpstreamRequest(request_, *upstream, identity, peer_ip_);
+  auto exchange = std::make_unique<upstream::ProxyExchange>(
+      &reactor_->pool(), upstream, this, std::move(bytes), id_json, std::move(rules));
+  upstream::ProxyExchange* proxy = exchange.get();
+  exchange_ = std::move(exchange);  // before Start(): it may answer (and retire) at once
+  proxy->Start();
+}
+
+std::optional<std::string> ClientConnection::OpenSessionId(const UpstreamConfig& upstream,
+                                                           const std::string& sealed,
+                                                           const std::string& id_json) {
+  const Snapshot& snapshot = reactor_->snapshot();
+  const Identity& identity = tls_->identity();
+  std::optional<mcp::SessionSealer::Opened> opened = snapshot.sealer->Open(identity, sealed);
+  if (!opened || opened->upstream != upstream.name ||
+      !SessionKeyOwner(opened->upstream_session_id)) {
+    request_audit_.reason = "unknown session id";
+    AnswerError(404, mcp::kSessionNotFound, "session not found", id_json);
+    return std::nullopt;
+  }
+  if (!opened->same_identity) {
+    spdlog::warn("policy: {} cn=\"{}\" presented a session of another identity", peer_,
+                 identity.cn);
+    request_audit_.decision = "deny";
+    request_audit_.reason = "session of another identity";
+    snapshot.anomalies->OnDenied(identity, upstream.name, "session", NowS());
+    AnswerError(403, mcp::kForbidden, "forbidden: the session belongs to another client", id_json);
+    return std::nullopt;
+  }
+  return opened->upstream_session_id;
+}
+
+void ClientConnection::DispatchToSession(const mcp::Route& route, const UpstreamConfig& upstream,
+                                         mcp::MessageInfo info) {
+  const Snapshot& snapshot = reactor_->snapshot();
+  const Identity& identity = tls_->identity();
+  SessionRegistry::Opener opener{&upstream, identity, peer_, peer_ip_, conn_id_};
+  using Kind = SessionExchange::Kind;
+  auto start = [&](Kind kind, std::string key, std::string header, std::string endpoint) {
+    auto exchange = std::make_unique<SessionExchange>(reactor_, this, kind, std::move(key),
+                                                      std::move(header), std::move(endpoint),
+                                                      std::move(request_.body), std::move(info));
+    SessionExchange* session_exchange = exchange.get();
+    exchange_ = std::move(exchange);
+    session_exchange->Start();
+  };
+  // A new session, or the refusal to open one.
+  auto open = [&](bool stateless) -> std::optional<std::string> {
+    SessionRegistry::OpenResult result =
+        stateless ? reactor_->sessions().Stateless(opener) : reactor_->sessions().Open(opener);
+    if (auto* refusal = std::get_if<SessionRegistry::Refusal>(&result)) {
+      request_audit_.reason = refusal->message;
+      http::HeaderList headers;
+      if (refusal->retry_after_s > 0) {
+        headers.emplace_back("Retry-After", std::to_string(refusal->retry_after_s));
+      }
+      http::WriteSimpleResponse(
+          this, refusal->http_status, "application/json",
+          mcp::JsonRpcErrorBody(info.id_json, refusal->code, refusal->message), headers);
+      return std::nullopt;
+    }
+    return std::get<SessionRegistry::Opened>(result).key;
+  };
+  auto seal = [&](const std::string& key) {
+    Result<std::string> sealed = snapshot.sealer->Seal(identity, upstream.name, key);
+    return sealed.ok() ? sealed.value() : std::string();
+  };
+  Kind post_kind = info.kind == mcp::MessageInfo::Kind::kRequest ? Kind::kRequest : Kind::kMessage;
+
+  switch (route.kind) {
+    case mcp::Route::Kind::kLegacySse: {
+      std::optional<std::string> key = open(/*stateless=*/false);
+      if (!key) return;
+      std::string endpoint = "/messages/" + upstream.name + "?sessionId=" + seal(*key);
+      start(Kind::kLegacyStream, *key, "", std::move(endpoint));
+      return;
+    }
+    case mcp::Route::Kind::kLegacyMessages: {
+      std::optional<std::string> sealed = mcp::QueryParameter(request_.query, "sessionId");
+      if (!sealed) {
+        request_audit_.reason = "missing sessionId";
+        AnswerError(400, mcp::kInvalidRequest, "missing sessionId (from the SSE endpoint event)",
+                    info.id_json);
+        return;
+      }
+      std::optional<std::string> key = OpenSessionId(upstream, *sealed, info.id_json);
+      if (!key) return;
+      start(Kind::kMessage, *key, "", "");
+      return;
+    }
+    default:
+      break;
+  }
+
+  // Streamable HTTP in front of a stdio upstream: the gateway is the MCP server's HTTP side.
+  const std::string* header = request_.Header("Mcp-Session-Id");
+  if (header != nullptr) {
+    std::optional<std::string> key = OpenSessionId(upstream, *header, info.id_json);
+    if (!key) return;
+    Kind kind = request_.method == "GET"      ? Kind::kGetStream
+                : request_.method == "DELETE" ? Kind::kDelete
+                                              : post_kind;
+    start(kind, *key, "", "");
+    return;
+  }
+  if (request_.method == "POST" && info.is_initialize) {
+    std::optional<std::string> key = open(/*stateless=*/false);
+    if (!key) return;
+    std::string sealed = seal(*key);
+    start(Kind::kRequest, *key, sealed, "");
+    return;
+  }
+  if (request_.method == "POST" && !info.meta_protocol_version.empty()) {
+    // 2026-07-28: no session; a warm process per identity carries the request.
+    std::optional<std::string> key = open(/*stateless=*/true);
+    if (!key) return;
+    start(post_kind, *key, "", "");
+    return;
+  }
+  request_audit_.reason = "missing Mcp-Session-Id";
+  AnswerError(400, mcp::kInvalidRequest, "Mcp-Session-Id required: initialize a session first",
+              info.id_json);
 }
 
 void ClientConnection::AnswerError(int http_status, int jsonrpc_code, const std::string& message,
@@ -570,7 +702,7 @@ void ClientConnection::FinishRequestAudit(int status, const std::string& reason)
   reactor_->metrics().ObserveRequest(request_audit_, status, response_bytes_, NowUs());
   request_audit_.Write(snapshot.audit.get(), conn_id_, peer_, tls_ ? tls_->identity() : Identity(),
                        status, response_bytes_, NowUs());
-  upstream::ProxyExchange* exchange = exchange_ ? exchange_.get() : nullptr;
+  upstream::Exchange* exchange = exchange_ ? exchange_.get() : nullptr;
   if (!exchange) return;
   if (const auto& error = exchange->upstream_error()) {
     reactor_->metrics().ObserveUpstreamError(request_audit_.server, *error);
@@ -588,7 +720,7 @@ void ClientConnection::FinishRequestAudit(int status, const std::string& reason)
         .Str("session", config::Sha256Hex(exchange->opened_session()).substr(0, 16));
     snapshot.audit->Write(std::move(record));
   }
-  if (ok && request_audit_.http_method == "DELETE") {
+  if (ok && request_audit_.http_method == "DELETE" && exchange->proxied()) {
     audit::Record record("mcp.session_closed");
     record.Str("conn", conn_id_).Str("peer", peer_);
     audit::AppendIdentitySummary(&record, tls_->identity());

@@ -1,5 +1,6 @@
 // ClientConnection: one accepted TCP connection: mutual TLS, then HTTP/1.1 requests, each
-// answered locally or forwarded to an upstream by a ProxyExchange.
+// answered locally, forwarded to an upstream by a ProxyExchange, or handed to a session the
+// gateway runs itself by a SessionExchange.
 //
 // Lives on the reactor that accepted it and deletes itself after the close callbacks of its
 // two handles (socket and timer). One timer serves every phase: handshake timeout, header
@@ -10,16 +11,22 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/http/request_parser.h"
-#include "gateway/reactor/request_audit.h"
 #include "gateway/http/response_writer.h"
+#include "gateway/reactor/request_audit.h"
 #include "gateway/tls/tls_session.h"
+#include "portcullis/config.h"
 
 namespace portcullis::upstream {
-class ProxyExchange;
+class Exchange;
 }
+namespace portcullis::mcp {
+struct Route;
+struct MessageInfo;
+}  // namespace portcullis::mcp
 
 namespace portcullis::reactor {
 
@@ -63,6 +70,12 @@ class ClientConnection : public http::ResponseWriter {
   void ReadPlaintext();
   void ProcessInput();
   void Dispatch();
+  // Requests for sessions the gateway runs itself (stdio upstreams, legacy HTTP+SSE).
+  void DispatchToSession(const mcp::Route& route, const UpstreamConfig& upstream,
+                         mcp::MessageInfo info);
+  // The session key inside a sealed session id, or nullopt after answering 404/403.
+  std::optional<std::string> OpenSessionId(const UpstreamConfig& upstream,
+                                           const std::string& sealed, const std::string& id_json);
   void AnswerError(int http_status, int jsonrpc_code, const std::string& message,
                    const std::string& id_json);
   void SendPlain(std::string_view data);
@@ -84,15 +97,15 @@ class ClientConnection : public http::ResponseWriter {
   std::unique_ptr<tls::TlsSession> tls_;
   http::RequestParser parser_;
   State state_ = State::kHandshake;
-  std::string conn_id_;     // "<reactor>-<n>", for logs and the audit trail
-  std::string peer_;        // "ip:port", for logs
-  std::string peer_ip_;     // for X-Forwarded-For
-  std::string plain_in_;    // decrypted, not yet parsed (pipelined requests)
+  std::string conn_id_;   // "<reactor>-<n>", for logs and the audit trail
+  std::string peer_;      // "ip:port", for logs
+  std::string peer_ip_;   // for X-Forwarded-For
+  std::string plain_in_;  // decrypted, not yet parsed (pipelined requests)
   http::HttpRequest request_;
   RequestAudit request_audit_;
   uint64_t response_bytes_ = 0;  // plaintext body bytes of the current response
-  std::unique_ptr<upstream::ProxyExchange> exchange_;
-  std::unique_ptr<upstream::ProxyExchange> retired_;  // freed once off its call stack
+  std::unique_ptr<upstream::Exchange> exchange_;
+  std::unique_ptr<upstream::Exchange> retired_;  // freed once off its call stack
   uint64_t handshake_start_ms_ = 0;
   uint64_t handshake_start_us_ = 0;
   uint64_t request_start_ms_ = 0;

@@ -56,7 +56,11 @@ namespace portcullis::reactor {
   COUNTER(denials, "portcullis_denials_total", "", "",                                         \
           "Requests refused by the policy (mcp.denied records), rate limits included.")        \
   COUNTER(rate_limited, "portcullis_rate_limited_total", "", "",                               \
-          "Requests refused by a rule's rate limit (429).")
+          "Requests refused by a rule's rate limit (429).")                                    \
+  COUNTER(sessions_opened, "portcullis_gateway_sessions_opened_total", "", "",                 \
+          "Sessions the gateway runs itself (stdio processes, legacy SSE bridges) opened.")    \
+  COUNTER(sessions_closed, "portcullis_gateway_sessions_closed_total", "", "",                 \
+          "Sessions the gateway runs itself that ended (closed, idle, failed, shut down).")
 
 // The reasons of tls::ClassifyHandshakeError (DESIGN §5), as label values. A reason not in the
 // list (a new one added there and not here) is counted as HANDSHAKE_FAILURE.

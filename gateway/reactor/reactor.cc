@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "gateway/reactor/client_connection.h"
+#include "gateway/reactor/session_registry.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace portcullis::reactor {
@@ -17,7 +18,21 @@ constexpr size_t kReadBufferSize = 65536;
 constexpr int kAcceptBatch = 64;
 constexpr int kBacklog = 1024;
 
+thread_local Reactor* current_reactor = nullptr;
+
 }  // namespace
+
+Reactor* Reactor::Current() { return current_reactor; }
+
+bool Reactor::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    if (!taking_tasks_) return false;
+    mailbox_tasks_.push_back(std::move(task));
+  }
+  uv_async_send(&wakeup_);
+  return true;
+}
 
 Reactor::Reactor(int index, std::vector<int> listen_fds, Snapshot snapshot,
                  uint32_t max_connections)
@@ -38,6 +53,7 @@ Status Reactor::Start() {
     return Status::Error(std::string("uv_loop_init: ") + uv_strerror(rc));
   }
   pool_ = std::make_unique<upstream::UpstreamPool>(&loop_);
+  sessions_ = std::make_unique<SessionRegistry>(this);
   uv_async_init(&loop_, &wakeup_, OnWakeup);
   wakeup_.data = this;
   uv_timer_init(&loop_, &drain_timer_);
@@ -58,10 +74,17 @@ Status Reactor::Start() {
 }
 
 void Reactor::Run() {
+  current_reactor = this;
   uv_run(&loop_, UV_RUN_DEFAULT);
   // Everything is closed; let the last close callbacks run, then release the loop.
   while (uv_loop_close(&loop_) == UV_EBUSY) uv_run(&loop_, UV_RUN_NOWAIT);
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    mailbox_tasks_.clear();  // posted after the last wake-up: nobody will run them
+  }
+  sessions_.reset();
   tls::ReleaseThreadResources();
+  current_reactor = nullptr;
   stopped_.store(true, std::memory_order_release);
 }
 
@@ -125,12 +148,18 @@ void Reactor::OnWakeup(uv_async_t* async) {
   auto* self = static_cast<Reactor*>(async->data);
   std::shared_ptr<const policy::Policy> policy;
   std::shared_ptr<const tls::TlsContext> tls;
+  std::vector<std::function<void()>> tasks;
   {
     std::lock_guard<std::mutex> lock(self->mailbox_mu_);
     policy = std::move(self->mailbox_policy_);
     tls = std::move(self->mailbox_tls_);
+    tasks.swap(self->mailbox_tasks_);
   }
-  if (policy) self->snapshot_.policy = std::move(policy);
+  for (auto& task : tasks) task();
+  if (policy) {
+    self->sessions_->PublishPolicy(policy);
+    self->snapshot_.policy = std::move(policy);
+  }
   if (tls) self->snapshot_.tls = std::move(tls);
   if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_) {
     self->BeginDrain();
@@ -153,6 +182,7 @@ void Reactor::BeginDrain() {
   // Copy: closing a connection removes it from the set (on a later loop turn, but be safe).
   std::vector<ClientConnection*> all(connections_.begin(), connections_.end());
   for (ClientConnection* c : all) c->BeginDrain();
+  sessions_->BeginDrain();
   MaybeFinish();
 }
 
@@ -173,6 +203,13 @@ void Reactor::Remove(ClientConnection* connection) {
 void Reactor::MaybeFinish() {
   if (!draining_ || finished_ || !connections_.empty()) return;
   finished_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_mu_);
+    taking_tasks_ = false;
+  }
+  // Sessions end with the last connection: their processes are stopped (stdin closed,
+  // SIGTERM, SIGKILL) and the loop runs until they are reaped.
+  sessions_->EndAll("the gateway is shutting down");
   pool_->CloseAll();
   uv_timer_stop(&drain_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);

@@ -9,12 +9,13 @@
 #include <uv.h>
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_set>
 #include <vector>
-
-#include <mutex>
 
 #include "gateway/mcp/session_seal.h"
 #include "gateway/reactor/metrics.h"
@@ -35,6 +36,14 @@ class AnomalyMonitor;
 namespace portcullis::reactor {
 
 class ClientConnection;
+class SessionRegistry;
+
+// Live gateway-run sessions per upstream name, across all reactors, for max_sessions. The map
+// is filled once at start (one entry per upstream) and never changes shape after; only the
+// counters move.
+struct SessionCounts {
+  std::map<std::string, std::atomic<uint32_t>> live;
+};
 
 // What every connection of one configuration generation shares, read-only.
 struct Snapshot {
@@ -44,6 +53,7 @@ struct Snapshot {
   std::shared_ptr<const mcp::SessionSealer> sealer;
   std::shared_ptr<audit::AuditSink> audit;           // never null (a null sink when off)
   std::shared_ptr<audit::AnomalyMonitor> anomalies;  // never null
+  std::shared_ptr<SessionCounts> session_counts;     // null = no limit (tests)
 };
 
 class Reactor {
@@ -65,6 +75,16 @@ class Reactor {
   // theirs). Thread-safe.
   void PublishTls(std::shared_ptr<const tls::TlsContext> tls);
   void Join();
+  // Every reactor of the gateway, this one included, indexed by index(); set by the server
+  // before any reactor starts and never changed after. For cross-reactor hand-over.
+  void SetPeers(const std::vector<Reactor*>* peers) { peers_ = peers; }
+  Reactor* peer(int index) const { return (*peers_)[static_cast<size_t>(index)]; }
+  size_t peer_count() const { return peers_ ? peers_->size() : 0; }
+  // Runs `task` on this reactor's thread, after what was posted before it (FIFO). Any
+  // thread. False (and `task` is dropped) once the reactor has stopped taking work.
+  bool Post(std::function<void()> task);
+  // The reactor whose thread is calling, or null on any other thread.
+  static Reactor* Current();
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
   // True once the reactor's thread has finished (after a drain). Any thread.
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
@@ -78,6 +98,7 @@ class Reactor {
   const Snapshot& snapshot() const { return snapshot_; }
   upstream::UpstreamPool& pool() { return *pool_; }
   RateLimiter& rate_limiter() { return rate_limiter_; }
+  SessionRegistry& sessions() { return *sessions_; }
   bool draining() const { return draining_; }
   // A buffer for socket reads, reused by every read on this loop: a read callback consumes
   // or copies what it received before returning.
@@ -116,12 +137,17 @@ class Reactor {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_set<ClientConnection*> connections_;
   std::unique_ptr<upstream::UpstreamPool> pool_;
+  std::unique_ptr<SessionRegistry> sessions_;
   RateLimiter rate_limiter_;
-  // Reload mailbox: written by the control thread, taken by the reactor in OnWakeup. The
-  // only lock in the reactor, and never on the request path.
+  const std::vector<Reactor*>* peers_ = nullptr;
+  // Mailbox: reloads from the control thread and tasks from other reactors, taken by the
+  // reactor in OnWakeup. The only lock in the reactor, held for a push or a swap.
   std::mutex mailbox_mu_;
   std::shared_ptr<const policy::Policy> mailbox_policy_;
   std::shared_ptr<const tls::TlsContext> mailbox_tls_;
+  // Cross-reactor tasks (Post), under the same lock. Posting stops when the loop finishes.
+  std::vector<std::function<void()>> mailbox_tasks_;
+  bool taking_tasks_ = true;
   std::unique_ptr<char[]> read_buffer_;
   std::thread thread_;
   std::atomic<bool> drain_requested_{false};

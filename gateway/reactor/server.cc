@@ -153,6 +153,10 @@ Result<std::unique_ptr<Server>> Server::Create(std::shared_ptr<const Config> con
   server->snapshot_ =
       Snapshot{config, *tls,     policy.policy, std::make_shared<const mcp::SessionSealer>(*sealer),
                *audit, anomalies};
+  server->snapshot_.session_counts = std::make_shared<SessionCounts>();
+  for (const auto& [name, upstream] : config->upstreams) {
+    server->snapshot_.session_counts->live[name] = 0;
+  }
   server->admin_ = std::make_unique<admin::AdminEndpoints>(
       admin::AdminEndpoints::Sources{config, &server->reactors_, anomalies,
                                      std::dynamic_pointer_cast<admin::CountingAuditSink>(*audit)});
@@ -286,12 +290,19 @@ int Server::Run() {
   signal(SIGPIPE, SIG_IGN);  // a peer that vanished is an error code, not a dead process
   uint32_t count = static_cast<uint32_t>(fds_per_reactor_.size());
   uint32_t per_reactor = std::max<uint32_t>(1, config_->limits.max_connections / count);
+  // Every reactor exists (and knows its peers) before any starts: a session's requests may be
+  // handed to any of them from the first connection on.
+  std::vector<std::unique_ptr<Reactor>> created;
   for (uint32_t i = 0; i < count; ++i) {
-    auto reactor = std::make_unique<Reactor>(static_cast<int>(i), std::move(fds_per_reactor_[i]),
-                                             snapshot_, per_reactor);
+    created.push_back(std::make_unique<Reactor>(static_cast<int>(i), std::move(fds_per_reactor_[i]),
+                                                snapshot_, per_reactor));
     fds_per_reactor_[i].clear();
+    peers_.push_back(created.back().get());
+  }
+  for (auto& reactor : created) {
+    reactor->SetPeers(&peers_);
     if (Status s = reactor->Start(); !s.ok()) {
-      spdlog::critical("reactor {}: {}", i, s.message());
+      spdlog::critical("reactor {}: {}", reactor->index(), s.message());
       for (auto& r : reactors_) r->RequestDrain();
       return 1;
     }

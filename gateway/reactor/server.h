@@ -52,6 +52,7 @@ class Server {
   Snapshot snapshot_;
   std::vector<std::vector<int>> fds_per_reactor_;
   std::vector<std::string> bound_;
+  std::vector<Reactor*> peers_;  // before reactors_: reactor threads read it until joined
   std::vector<std::unique_ptr<Reactor>> reactors_;
   std::unique_ptr<admin::AdminEndpoints> admin_;  // what the admin listener answers
 };

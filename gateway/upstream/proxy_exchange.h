@@ -15,6 +15,7 @@
 #include "gateway/mcp/list_filter.h"
 #include "gateway/mcp/session_seal.h"
 #include "gateway/mcp/sse_event_splitter.h"
+#include "gateway/upstream/exchange.h"
 #include "gateway/upstream/upstream_sink.h"
 #include "portcullis/config.h"
 #include "portcullis/identity.h"
@@ -57,7 +58,7 @@ struct ResponseRules {
   audit::AuditSink* audit = nullptr;  // where refusals are recorded (mcp.denied)
 };
 
-class ProxyExchange : public UpstreamSink {
+class ProxyExchange : public UpstreamSink, public Exchange {
  public:
   static constexpr size_t kHighWater = 1 << 20;
   static constexpr size_t kLowWater = 256 << 10;
@@ -71,17 +72,16 @@ class ProxyExchange : public UpstreamSink {
   ProxyExchange& operator=(const ProxyExchange&) = delete;
 
   void Start();
-  // The client went away or the gateway is stopping: abandon the upstream request.
-  void Cancel();
-  // The client's write queue shrank; resume reading the upstream if it was paused.
-  void OnClientDrained();
+  // Exchange. Cancel() abandons the upstream request; OnClientDrained() resumes reading the
+  // upstream if it was paused.
+  void Cancel() override;
+  void OnClientDrained() override;
+  const std::optional<UpstreamError>& upstream_error() const override { return error_; }
+  const std::string& upstream_error_detail() const override { return error_detail_; }
+  const std::string& opened_session() const override { return opened_session_; }
+  bool proxied() const override { return true; }
   int status() const { return status_; }
   uint64_t response_bytes() const { return response_bytes_; }
-  // Set when the upstream failed (refused, timed out, reset): for the audit log.
-  const std::optional<UpstreamError>& upstream_error() const { return error_; }
-  const std::string& upstream_error_detail() const { return error_detail_; }
-  // The upstream session id of a session this response opened ("" if none).
-  const std::string& opened_session() const { return opened_session_; }
 
   void OnUpstreamHead(int status, http::HeaderList headers,
                       std::optional<uint64_t> content_length) override;

@@ -110,6 +110,9 @@ struct Limits {
   uint32_t stream_timeout_ms = 3600000;
   uint32_t drain_timeout_ms = 30000;  // SIGTERM: how long in-flight requests may take
   uint32_t max_json_depth = 64;
+  // A session the gateway runs itself (a stdio process, a legacy SSE bridge) with no request
+  // waiting and no stream open ends after this long.
+  uint32_t session_idle_timeout_ms = 600000;
 };
 
 // Where the config names a file the gateway reads (certificates, keys, CAs, CRLs, policy),

@@ -494,21 +494,29 @@ TEST(ConfigLoader, ChecksHowUpstreamKeysCombine) {
       }));
 }
 
-TEST(ConfigLoader, WarnsAboutFeaturesNotBuiltYet) {
+TEST(ConfigLoader, AcceptsStdioUpstreams) {
   ConfigLoad load = ParseConfig(kFile, R"({
   "listen": ["127.0.0.1:1"],
   "tls": {"cert": "c", "key": "k", "client_ca": "ca"},
-  "upstreams": {"files": {"command": ["mcp-example-server"]}},
+  "upstreams": {"files": {"command": ["mcp-example-server", "--flag"], "env": {"A": "1"}},
+                "local": {"command": ["bin/server"]}},
   "policy": "policy.json",
   "audit": {"path": "-"},
   "admin": {"listen": "localhost:9901"}
 })");
   ASSERT_TRUE(load.ok()) << Joined(Errors(load));
-  std::string f = kFile;
-  EXPECT_EQ(load.config.warnings,
-            (std::vector<std::string>{
-                f + ":4:27: /upstreams/files/command: stdio upstreams are not supported yet",
-            }));
+  EXPECT_TRUE(load.config.warnings.empty()) << Joined(load.config.warnings);
+  const UpstreamConfig* files = load.config.FindUpstream("files");
+  ASSERT_NE(files, nullptr);
+  EXPECT_EQ(files->kind, UpstreamConfig::Kind::kStdio);
+  EXPECT_EQ(files->command, (std::vector<std::string>{"mcp-example-server", "--flag"}));
+  EXPECT_EQ(files->env.at("A"), "1");
+  // A relative program path is resolved against the config's folder, a bare name is not.
+  const UpstreamConfig* local = load.config.FindUpstream("local");
+  ASSERT_NE(local, nullptr);
+  ASSERT_FALSE(local->command.empty());
+  EXPECT_EQ(local->command[0].front(), '/');
+  EXPECT_NE(local->command[0].find("bin/server"), std::string::npos);
   EXPECT_EQ(load.config.admin.listen, "127.0.0.1:9901");
   EXPECT_EQ(load.config.audit.path, "-");
 }
