@@ -283,6 +283,7 @@ class Loader {
                     {"admin", [this](auto& v, auto& p) { ReadAdmin(v, p); }},
                     {"limits", [this](auto& v, auto& p) { ReadLimits(v, p); }},
                     {"access", [this](auto& v, auto& p) { ReadAccess(v, p); }},
+                    {"allowed_origins", [this](auto& v, auto& p) { ReadOrigins(v, p); }},
                 });
     if (root.Find("reactors") == nullptr) {
       ResolveReactors();
@@ -701,6 +702,27 @@ class Loader {
     }
   }
 
+  void ReadOrigins(const LocatedJson& value, const std::string& pointer) {
+    if (!value.is_array()) {
+      TypeError(value, pointer, "an array of origins (\"https://app.example.com\")");
+      return;
+    }
+    for (size_t i = 0; i < value.items.size(); ++i) {
+      std::string origin;
+      std::string item_pointer = JsonPointerAppend(pointer, i);
+      if (!ReadString(value.items[i], item_pointer, &origin, /*allow_empty=*/false)) continue;
+      if (origin != "*" &&
+          (origin.find("://") == std::string::npos ||
+           origin.find_first_of(" \t/", origin.find("://") + 3) != std::string::npos)) {
+        Error(value.items[i].loc, item_pointer,
+              "expected an origin like \"https://app.example.com\" (no path) or \"*\", got " +
+                  Quote(origin));
+        continue;
+      }
+      config_->allowed_origins.push_back(origin);
+    }
+  }
+
   void ReadEnv(const LocatedJson& value, const std::string& pointer,
                std::map<std::string, std::string>* out) {
     if (!value.is_object()) {
@@ -751,8 +773,7 @@ class Loader {
              }},
             {"flush_interval_ms",
              [&](auto& v, auto& p) { ReadUint(v, p, 10, 60000, &audit.flush_interval_ms); }},
-            {"queue_size",
-             [&](auto& v, auto& p) { ReadUint(v, p, 16, 65536, &audit.queue_size); }},
+            {"queue_size", [&](auto& v, auto& p) { ReadUint(v, p, 16, 65536, &audit.queue_size); }},
         });
   }
 
@@ -760,13 +781,14 @@ class Loader {
     AnomalyConfig& a = config_->anomalies;
     auto window = [this](AnomalyConfig::Window* w) {
       return [this, w](const LocatedJson& v, const std::string& p) {
-        VisitObject(v, p,
-                    {
-                        {"threshold",
-                         [=, this](auto& v2, auto& p2) { ReadUint(v2, p2, 1, 1000000, &w->threshold); }},
-                        {"window_s",
-                         [=, this](auto& v2, auto& p2) { ReadUint(v2, p2, 1, 86400, &w->window_s); }},
-                    });
+        VisitObject(
+            v, p,
+            {
+                {"threshold",
+                 [=, this](auto& v2, auto& p2) { ReadUint(v2, p2, 1, 1000000, &w->threshold); }},
+                {"window_s",
+                 [=, this](auto& v2, auto& p2) { ReadUint(v2, p2, 1, 86400, &w->window_s); }},
+            });
       };
     };
     VisitObject(value, pointer,
@@ -807,19 +829,19 @@ class Loader {
       return
           [=, this](const LocatedJson& v, const std::string& p) { ReadUint(v, p, min, max, out); };
     };
-    VisitObject(value, pointer,
-                {
-                    {"max_connections", range(1, 1000000, &limits.max_connections)},
-                    {"max_header_bytes", range(1024, 1048576, &limits.max_header_bytes)},
-                    {"max_body_bytes", range(1024, 1u << 30, &limits.max_body_bytes)},
-                    {"header_timeout_ms", range(1, 3600000, &limits.header_timeout_ms)},
-                    {"idle_timeout_ms", range(1, 86400000, &limits.idle_timeout_ms)},
-                    {"stream_timeout_ms", range(1, 604800000, &limits.stream_timeout_ms)},
-                    {"drain_timeout_ms", range(1, 3600000, &limits.drain_timeout_ms)},
-                    {"max_json_depth", range(1, 1000, &limits.max_json_depth)},
-                    {"session_idle_timeout_ms",
-                     range(1, 604800000, &limits.session_idle_timeout_ms)},
-                });
+    VisitObject(
+        value, pointer,
+        {
+            {"max_connections", range(1, 1000000, &limits.max_connections)},
+            {"max_header_bytes", range(1024, 1048576, &limits.max_header_bytes)},
+            {"max_body_bytes", range(1024, 1u << 30, &limits.max_body_bytes)},
+            {"header_timeout_ms", range(1, 3600000, &limits.header_timeout_ms)},
+            {"idle_timeout_ms", range(1, 86400000, &limits.idle_timeout_ms)},
+            {"stream_timeout_ms", range(1, 604800000, &limits.stream_timeout_ms)},
+            {"drain_timeout_ms", range(1, 3600000, &limits.drain_timeout_ms)},
+            {"max_json_depth", range(1, 1000, &limits.max_json_depth)},
+            {"session_idle_timeout_ms", range(1, 604800000, &limits.session_idle_timeout_ms)},
+        });
   }
 
   // --- access ------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 #include "gateway/reactor/client_connection.h"
 
 #include <arpa/inet.h>
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cmath>
 
 #include "gateway/audit/anomaly_monitor.h"
@@ -342,6 +344,18 @@ void ClientConnection::Dispatch() {
     return;
   }
   request_audit_.reason.clear();
+  if (const std::string* origin = request_.Header("Origin")) {
+    bool allowed = std::any_of(
+        config.allowed_origins.begin(), config.allowed_origins.end(),
+        [&](const std::string& o) { return o == "*" || http::EqualsIgnoreCase(o, *origin); });
+    if (!allowed) {
+      spdlog::info("http: {} refused: Origin {} is not in allowed_origins", peer_, *origin);
+      request_audit_.decision = "deny";
+      request_audit_.reason = "Origin not allowed";
+      AnswerError(403, mcp::kForbidden, "forbidden: Origin " + *origin + " is not allowed", "");
+      return;
+    }
+  }
   mcp::Route route = mcp::MatchRoute(request_.path);
   if (route.kind == mcp::Route::Kind::kNotFound) {
     AnswerError(404, mcp::kUnknownUpstream, "no route for " + request_.path, "");

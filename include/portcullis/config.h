@@ -137,6 +137,10 @@ struct Config {
   AdminConfig admin;
   Limits limits;
   AccessConfig access;
+  // Browser origins allowed to call the gateway (DESIGN §4a): a request whose Origin header is
+  // not listed gets 403 (DNS rebinding, drive-by pages). MCP clients that are not browsers send
+  // no Origin and are not affected. Exact "scheme://host[:port]" values, or "*" for any.
+  std::vector<std::string> allowed_origins;
   std::vector<FileReference> files;
   // Non-fatal findings (e.g. a key whose feature is not built yet), each "file:line:col: ...".
   std::vector<std::string> warnings;

@@ -714,3 +714,19 @@ TEST(ConfigLoader, RejectsBadAccessLists) {
 
 }  // namespace
 }  // namespace portcullis
+
+TEST(ConfigLoader, ReadsAllowedOrigins) {
+  Config config = ParseOk(R"(  "allowed_origins": ["https://app.example.com", "http://localhost:3000", "*"],
+)");
+  EXPECT_EQ(config.allowed_origins,
+            (std::vector<std::string>{"https://app.example.com", "http://localhost:3000", "*"}));
+  EXPECT_TRUE(ParseOk("").allowed_origins.empty());
+  std::string f = kFile;
+  EXPECT_EQ(BodyError(R"(  "allowed_origins": ["https://a.example/path"],
+)"),
+            f + ":2:23: /allowed_origins/0: expected an origin like \"https://app.example.com\" "
+                "(no path) or \"*\", got \"https://a.example/path\"");
+  EXPECT_EQ(BodyError(R"(  "allowed_origins": "x",
+)"),
+            f + ":2:22: /allowed_origins: expected an array of origins (\"https://app.example.com\"), got a string");
+}
