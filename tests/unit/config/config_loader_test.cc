@@ -716,7 +716,8 @@ TEST(ConfigLoader, RejectsBadAccessLists) {
 }  // namespace portcullis
 
 TEST(ConfigLoader, ReadsAllowedOrigins) {
-  Config config = ParseOk(R"(  "allowed_origins": ["https://app.example.com", "http://localhost:3000", "*"],
+  Config config =
+      ParseOk(R"(  "allowed_origins": ["https://app.example.com", "http://localhost:3000", "*"],
 )");
   EXPECT_EQ(config.allowed_origins,
             (std::vector<std::string>{"https://app.example.com", "http://localhost:3000", "*"}));
@@ -728,5 +729,6 @@ TEST(ConfigLoader, ReadsAllowedOrigins) {
                 "(no path) or \"*\", got \"https://a.example/path\"");
   EXPECT_EQ(BodyError(R"(  "allowed_origins": "x",
 )"),
-            f + ":2:22: /allowed_origins: expected an array of origins (\"https://app.example.com\"), got a string");
+            f + ":2:22: /allowed_origins: expected an array of origins "
+                "(\"https://app.example.com\"), got a string");
 }
