@@ -4,12 +4,14 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
+#include <algorithm>
 
 #include <ctime>
 
 #include "gateway/admin/metrics_render.h"
 #include "gateway/admin/prometheus_text.h"
 #include "gateway/audit/timestamp.h"
+#include "gateway/upstream/stdio_process.h"
 
 namespace portcullis::admin {
 namespace {
@@ -223,7 +225,16 @@ std::string AdminEndpoints::RenderMetrics() const {
                  "Failed writes of the audit file (reported in the human log).");
       out.Sample("portcullis_audit_write_errors_total", {}, *errors);
     }
+    if (std::optional<uint64_t> depth = sources_.audit->queue_depth()) {
+      out.Family("portcullis_audit_queue_depth", "gauge",
+                 "Audit records waiting for the writer thread (a full queue blocks, never drops).");
+      out.Sample("portcullis_audit_queue_depth", {}, *depth);
+    }
   }
+  out.Family("portcullis_stdio_processes", "gauge",
+             "stdio MCP server processes alive (spawned and not yet reaped), all reactors.");
+  out.Sample("portcullis_stdio_processes", {},
+             static_cast<uint64_t>(std::max<int64_t>(0, upstream::StdioProcess::LiveCount())));
   return out.Take();
 }
 

@@ -38,6 +38,13 @@ class CountingAuditSink final : public audit::AuditSink {
     }
     return log_->write_errors();
   }
+  // Records queued and not yet written, when the sink can tell.
+  std::optional<uint64_t> queue_depth() const {
+    if (log_ == nullptr) {
+      return std::nullopt;
+    }
+    return log_->queue_depth();
+  }
 
  private:
   std::shared_ptr<audit::AuditSink> inner_;

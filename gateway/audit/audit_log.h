@@ -95,6 +95,8 @@ class AuditLog final : public AuditSink {
   // The chain's position after everything written so far has been sealed (flushes first).
   ChainPosition Position();
   uint64_t write_errors() const { return sink_->write_errors(); }
+  // Records (and flush markers) queued for the writer thread now. Any thread.
+  uint64_t queue_depth() const { return pool_ ? pool_->queue_size() : 0; }
 
  private:
   AuditLog() = default;

@@ -110,7 +110,8 @@ namespace portcullis::reactor {
   X("connect_timeout")                     \
   X("response_timeout")                    \
   X("reset")                               \
-  X("protocol")
+  X("protocol")                            \
+  X("tls_failed")
 
 namespace metrics_detail {
 #define PORTCULLIS_METRICS_STRING_OF(name) #name,
@@ -141,8 +142,7 @@ inline constexpr size_t kMethodCount = std::size(metrics_detail::kMethods);
 inline constexpr size_t kUpstreamErrorKindCount = std::size(metrics_detail::kUpstreamErrorKinds);
 inline constexpr size_t kDecisionCount = std::size(kDecisionLabels);
 inline constexpr size_t kStatusClassCount = std::size(kStatusClassLabels);
-static_assert(static_cast<size_t>(upstream::UpstreamError::kProtocol) + 1 ==
-                  kUpstreamErrorKindCount,
+static_assert(static_cast<size_t>(upstream::UpstreamError::kTls) + 1 == kUpstreamErrorKindCount,
               "PORTCULLIS_UPSTREAM_ERROR_KINDS must list every upstream::UpstreamError");
 
 // The index of `reason` in kHandshakeFailureReasonLabels; HANDSHAKE_FAILURE when unknown.
