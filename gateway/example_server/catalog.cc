@@ -34,6 +34,15 @@ constexpr std::string_view kToolsList = R"json({"tools":[
  "annotations":{"readOnlyHint":true,"idempotentHint":true,"openWorldHint":false}}
 ]})json";
 
+// Appended to the tools above for clients that can answer elicitation/create (form mode).
+constexpr std::string_view kConfirmTool = R"json(
+{"name":"confirm","title":"Confirm",
+ "description":"Asks the user to confirm (elicitation/create, form mode); returns the answer.",
+ "inputSchema":{"type":"object","properties":{
+   "question":{"type":"string","description":"What to ask (default \"Proceed?\")."}}},
+ "annotations":{"readOnlyHint":true,"idempotentHint":false,"openWorldHint":false}}
+)json";
+
 constexpr std::string_view kResourcesList = R"json({"resources":[
 {"uri":"example://greeting","name":"greeting","title":"Greeting",
  "description":"A fixed greeting.","mimeType":"text/plain"}
@@ -77,9 +86,20 @@ std::string_view CapabilitiesJson() {
   return R"({"tools":{"listChanged":false},"resources":{},"prompts":{}})";
 }
 
-std::string_view ToolsListJson() {
+std::string_view ToolsListJson(bool with_confirm) {
   static const std::string compact = Compact(kToolsList);
-  return compact;
+  static const std::string with_confirm_compact = [] {
+    rapidjson::Document list;
+    list.Parse(kToolsList.data(), kToolsList.size());
+    rapidjson::Document tool(&list.GetAllocator());
+    tool.Parse(kConfirmTool.data(), kConfirmTool.size());
+    if (list.HasParseError() || tool.HasParseError()) {
+      return std::string("{}");
+    }
+    list["tools"].PushBack(rapidjson::Value(tool, list.GetAllocator()), list.GetAllocator());
+    return ToJson(list);
+  }();
+  return with_confirm ? with_confirm_compact : compact;
 }
 
 std::string_view ResourcesListJson() {

@@ -20,6 +20,9 @@ inline constexpr std::string_view kGreetingUri = "example://greeting";
 inline constexpr std::string_view kGreetingMimeType = "text/plain";
 inline constexpr std::string_view kGreetingText = "Hello from mcp-example-server";
 
+// What confirm asks when the call gives no question.
+inline constexpr std::string_view kDefaultConfirmQuestion = "Proceed?";
+
 // Bounds on slow_count, so that one request cannot hold the server for days.
 inline constexpr long long kMaxSlowCountSteps = 10000;
 inline constexpr long long kMaxSlowCountIntervalMs = 60000;
@@ -36,8 +39,10 @@ std::string_view SupportedVersionsJson();
 std::string_view CapabilitiesJson();
 
 // Result objects of the list methods as compact JSON text (one line, as stdio framing needs).
-// Each is a complete, single page.
-std::string_view ToolsListJson();
+// Each is a complete, single page. `with_confirm` adds the confirm tool, which is offered only
+// to sessions whose client declared form-mode elicitation (a server must not send requests the
+// client did not declare it can answer, so the tool would be useless to the others).
+std::string_view ToolsListJson(bool with_confirm = false);
 std::string_view ResourcesListJson();
 std::string_view PromptsListJson();
 

@@ -2,8 +2,10 @@
 // in both eras: sessionful (revisions 2025-03-26 to 2025-11-25) and stateless (2026-07-28).
 //
 // POST of a request → an application/json reply, or a text/event-stream reply for requests that
-// take time (slow_count), whose progress notifications are events sent as they happen. POST of a
-// notification or response → 202. GET → 405 (no server-initiated stream). DELETE ends a session.
+// take time (slow_count, confirm), whose progress notifications and requests to the client
+// (confirm's elicitation/create) are events sent as they happen. POST of a notification or
+// response → 202; a response goes to its session's handler. GET → 405 (no server-initiated
+// stream). DELETE ends a session.
 //
 // Sessionful: `initialize` creates a session and returns its id in Mcp-Session-Id; every other
 // message must carry it: missing → 400, unknown or ended → 404 (MCP "Transports", "Session

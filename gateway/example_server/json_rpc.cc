@@ -57,6 +57,22 @@ const rapidjson::Value* Message::params() const {
   return it == doc_.MemberEnd() ? nullptr : &it->value;
 }
 
+const rapidjson::Value* Message::result() const {
+  if (kind_ != Kind::kResponse) {
+    return nullptr;
+  }
+  auto it = doc_.FindMember("result");
+  return it == doc_.MemberEnd() ? nullptr : &it->value;
+}
+
+const rapidjson::Value* Message::error() const {
+  if (kind_ != Kind::kResponse) {
+    return nullptr;
+  }
+  auto it = doc_.FindMember("error");
+  return it == doc_.MemberEnd() ? nullptr : &it->value;
+}
+
 bool Message::Parse(std::string_view text, Message* message, RpcError* error) {
   rapidjson::Document& doc = message->doc_;
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
@@ -164,6 +180,20 @@ std::string MakeNotification(std::string_view method, const rapidjson::Value& pa
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   WriteHeader(writer);
+  writer.Key("method");
+  writer.String(method.data(), static_cast<rapidjson::SizeType>(method.size()));
+  writer.Key("params");
+  params.Accept(writer);
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string MakeRequest(const std::string& id_json, std::string_view method,
+                        const rapidjson::Value& params) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  WriteHeader(writer);
+  WriteId(writer, id_json);
   writer.Key("method");
   writer.String(method.data(), static_cast<rapidjson::SizeType>(method.size()));
   writer.Key("params");

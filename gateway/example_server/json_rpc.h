@@ -45,6 +45,10 @@ class Message {
   const std::string& id_json() const { return id_json_; }
   // The "params" member, or nullptr when absent. Valid while this Message lives.
   const rapidjson::Value* params() const;
+  // A response's "result" or "error" member, or nullptr when absent. Valid while this Message
+  // lives.
+  const rapidjson::Value* result() const;
+  const rapidjson::Value* error() const;
 
   // Parses `text` as one JSON-RPC 2.0 message. On failure fills *error (code, message and the id
   // when one could be read) and returns false.
@@ -72,5 +76,9 @@ std::string MakeError(const std::string& id_json, int code, std::string_view mes
 std::string MakeError(const RpcError& error);
 // `{"jsonrpc":"2.0","method":<method>,"params":<params>}`
 std::string MakeNotification(std::string_view method, const rapidjson::Value& params);
+// `{"jsonrpc":"2.0","id":<id_json>,"method":<method>,"params":<params>}`: a request of the
+// server's own, to the client (e.g. elicitation/create).
+std::string MakeRequest(const std::string& id_json, std::string_view method,
+                        const rapidjson::Value& params);
 
 }  // namespace portcullis::example

@@ -18,6 +18,12 @@ constexpr size_t kMaxRunning = 256;
 // JSON-RPC "server error" range; used for the limit above.
 constexpr int kServerBusy = -32000;
 
+// What confirm's elicitation/create asks for: one boolean (a flat object of primitives, as form
+// mode requires).
+constexpr std::string_view kConfirmSchema =
+    R"({"type":"object","properties":{"confirmed":{"type":"boolean","title":"Confirmed",)"
+    R"("description":"Whether to go ahead"}},"required":["confirmed"]})";
+
 std::string_view View(const rapidjson::Value& string) {
   return std::string_view(string.GetString(), string.GetStringLength());
 }
@@ -188,6 +194,21 @@ void McpHandler::CancelAll() {
   for (auto& [id, count] : running) {
     count->Cancel();
   }
+  // Dropping the responders ends those exchanges without a reply.
+  auto confirms = std::move(confirms_);
+  confirms_.clear();
+}
+
+bool McpHandler::IsRunning(const std::string& id_json) const {
+  if (running_.count(id_json) != 0) {
+    return true;
+  }
+  for (const auto& [request_id, pending] : confirms_) {
+    if (pending.call_id_json == id_json) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void McpHandler::HandleRequest(const Message& request, std::unique_ptr<Responder> responder) {
@@ -210,7 +231,7 @@ void McpHandler::HandleRequest(const Message& request, std::unique_ptr<Responder
   } else if (method == "ping") {
     reply = MakeRawResult(id, "{}");
   } else if (method == "tools/list") {
-    reply = MakeRawResult(id, ToolsListJson());
+    reply = MakeRawResult(id, ToolsListJson(OffersConfirm()));
   } else if (method == "tools/call") {
     reply = CallTool(request, &responder);
   } else if (method == "resources/list") {
@@ -232,8 +253,12 @@ void McpHandler::HandleRequest(const Message& request, std::unique_ptr<Responder
 }
 
 void McpHandler::HandleNotification(const Message& message) {
+  if (message.kind() == Message::Kind::kResponse) {
+    FinishConfirm(message);
+    return;
+  }
   if (message.method() != "notifications/cancelled") {
-    // notifications/initialized, responses, and anything else: nothing to do.
+    // notifications/initialized and anything else: nothing to do.
     return;
   }
   const rapidjson::Value* params = message.params();
@@ -251,6 +276,23 @@ void McpHandler::HandleNotification(const Message& message) {
 void McpHandler::Cancel(const std::string& id_json) {
   auto it = running_.find(id_json);
   if (it == running_.end()) {
+    for (auto pending = confirms_.begin(); pending != confirms_.end(); ++pending) {
+      if (pending->second.call_id_json != id_json) {
+        continue;
+      }
+      // The question is moot now: tell the client, so it can close its dialog (either side may
+      // cancel a request it sent, MCP "Cancellation"). No reply to the tools/call follows.
+      rapidjson::Document params(rapidjson::kObjectType);
+      auto& alloc = params.GetAllocator();
+      rapidjson::Document request_id;
+      request_id.Parse(pending->first.c_str(), pending->first.size());
+      params.AddMember("requestId", rapidjson::Value(request_id, alloc), alloc);
+      params.AddMember("reason", "the tools/call that asked was cancelled", alloc);
+      std::unique_ptr<Responder> responder = std::move(pending->second.responder);
+      confirms_.erase(pending);
+      responder->Notify(MakeNotification("notifications/cancelled", params));
+      return;
+    }
     // Already answered, or never existed: the spec says to ignore it.
     return;
   }
@@ -267,6 +309,20 @@ std::string McpHandler::Initialize(const Message& request) {
     protocol_version_ = std::string(View(*requested));
   } else {
     protocol_version_ = std::string(kLatestProtocolVersion);
+  }
+  // ClientCapabilities.elicitation: {} means form mode (2025-06-18, kept for compatibility by
+  // 2025-11-25); otherwise "form" must be listed ({"url": {}} alone is URL mode only).
+  client_elicits_ = false;
+  const rapidjson::Value* params = request.params();
+  if (params != nullptr && params->IsObject()) {
+    auto capabilities = params->FindMember("capabilities");
+    if (capabilities != params->MemberEnd() && capabilities->value.IsObject()) {
+      auto elicitation = capabilities->value.FindMember("elicitation");
+      if (elicitation != capabilities->value.MemberEnd() && elicitation->value.IsObject()) {
+        client_elicits_ =
+            elicitation->value.MemberCount() == 0 || elicitation->value.HasMember("form");
+      }
+    }
   }
   rapidjson::Document result(rapidjson::kObjectType);
   auto& alloc = result.GetAllocator();
@@ -313,6 +369,9 @@ std::string McpHandler::CallTool(const Message& request, std::unique_ptr<Respond
   if (tool == "add") {
     return Add(id, *arguments);
   }
+  if (tool == "confirm") {
+    return StartConfirm(id, *arguments, responder);
+  }
   if (tool != "slow_count") {
     return MakeError(id, kInvalidParams, "Unknown tool: " + std::string(tool));
   }
@@ -321,10 +380,10 @@ std::string McpHandler::CallTool(const Message& request, std::unique_ptr<Respond
   if (!SlowCount::ParseArgs(*arguments, &args, &error)) {
     return MakeError(id, kInvalidParams, "slow_count: " + error);
   }
-  if (running_.count(id) != 0) {
+  if (IsRunning(id)) {
     return MakeError(id, kInvalidRequest, "a request with this id is still running");
   }
-  if (running_.size() >= kMaxRunning) {
+  if (running() >= kMaxRunning) {
     return MakeError(id, kServerBusy, "too many requests running in this session");
   }
   const rapidjson::Value* token = nullptr;
@@ -339,6 +398,83 @@ std::string McpHandler::CallTool(const Message& request, std::unique_ptr<Respond
   running_[id] = SlowCount::Start(loop_, id, args, token, std::move(*responder),
                                   [this, id]() { running_.erase(id); });
   return std::string();
+}
+
+std::string McpHandler::StartConfirm(const std::string& id_json, const rapidjson::Value& arguments,
+                                     std::unique_ptr<Responder>* responder) {
+  if (!OffersConfirm()) {
+    // A server must not send a request the client did not declare it can answer.
+    return MakeError(id_json, kInvalidParams,
+                     "confirm: needs a session whose client declared the elicitation capability "
+                     "(form mode)");
+  }
+  std::string_view question = kDefaultConfirmQuestion;
+  auto found = arguments.FindMember("question");
+  if (found != arguments.MemberEnd()) {
+    if (!found->value.IsString()) {
+      return MakeError(id_json, kInvalidParams, "confirm: question must be a string");
+    }
+    question = View(found->value);
+  }
+  if (IsRunning(id_json)) {
+    return MakeError(id_json, kInvalidRequest, "a request with this id is still running");
+  }
+  if (running() >= kMaxRunning) {
+    return MakeError(id_json, kServerBusy, "too many requests running in this session");
+  }
+  std::string request_id = "\"confirm-" + std::to_string(++next_server_request_) + "\"";
+  rapidjson::Document params(rapidjson::kObjectType);
+  auto& alloc = params.GetAllocator();
+  params.AddMember(
+      "message",
+      rapidjson::Value(question.data(), static_cast<rapidjson::SizeType>(question.size()), alloc),
+      alloc);
+  params.AddMember("requestedSchema", ParseTrusted(kConfirmSchema, alloc), alloc);
+  // The request travels with the call's own messages: the next line on stdio, an event on the
+  // call's SSE reply stream over HTTP (both allowed for requests related to a client request).
+  std::unique_ptr<Responder> call = std::move(*responder);
+  call->Notify(MakeRequest(request_id, "elicitation/create", params));
+  confirms_[request_id] = PendingConfirm{id_json, std::move(call)};
+  return std::string();
+}
+
+void McpHandler::FinishConfirm(const Message& response) {
+  auto it = confirms_.find(response.id_json());
+  if (it == confirms_.end()) {
+    // Not an answer we wait for (unknown, or its call was cancelled): ignore it.
+    return;
+  }
+  PendingConfirm pending = std::move(it->second);
+  confirms_.erase(it);
+  rapidjson::Document result;
+  if (const rapidjson::Value* error = response.error(); error != nullptr) {
+    // The client could not or would not ask: a tool execution error, visible to the model.
+    const rapidjson::Value* message = StringMember(error, "message");
+    std::string text = "the client answered elicitation/create with an error";
+    if (error->IsObject() && error->HasMember("code") && (*error)["code"].IsInt()) {
+      text += " " + std::to_string((*error)["code"].GetInt());
+    }
+    if (message != nullptr) {
+      text += ": " + std::string(View(*message));
+    }
+    TextResult(&result, text, true);
+  } else {
+    // ElicitResult: {action: accept|decline|cancel, content?}. The text says exactly what came
+    // back, e.g. `accept {"confirmed":true}` or `decline`.
+    const rapidjson::Value* answer = response.result();
+    const rapidjson::Value* action = StringMember(answer, "action");
+    if (action == nullptr) {
+      TextResult(&result, "the client's answer to elicitation/create has no action", true);
+    } else {
+      std::string text(View(*action));
+      auto content = answer->FindMember("content");
+      if (content != answer->MemberEnd() && content->value.IsObject()) {
+        text += " " + ToJson(content->value);
+      }
+      TextResult(&result, text, false);
+    }
+  }
+  pending.responder->Respond(MakeResult(pending.call_id_json, result));
 }
 
 std::string McpHandler::ReadResource(const Message& request) {

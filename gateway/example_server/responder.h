@@ -15,7 +15,9 @@ class Responder {
  public:
   virtual ~Responder() = default;
 
-  // A notification tied to this request (e.g. notifications/progress), as JSON text.
+  // A message tied to this request other than its response, as JSON text: a notification
+  // (e.g. notifications/progress) or a request of the server's to the client that the request
+  // needs answered (e.g. elicitation/create).
   virtual void Notify(std::string json) = 0;
   // The final response, as JSON text. Nothing may be sent after it.
   virtual void Respond(std::string json) = 0;

@@ -230,7 +230,11 @@ class ServerProcess {
 
   static std::string IdJson(const rapidjson::Value& id) {
     if (id.IsString()) {
-      return "\"" + std::string(id.GetString()) + "\"";
+      // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "\"" + string.
+      std::string out = "\"";
+      out += id.GetString();
+      out += '"';
+      return out;
     }
     if (id.IsInt64()) {
       return std::to_string(id.GetInt64());

@@ -17,17 +17,18 @@ TEST_F(GatewayOrigin, OnlyListedOriginsPass) {
   GatewayProcess gateway;
   ASSERT_TRUE(gateway.Start(config).ok());
 
-  Attempt none = TryRequest(gateway.port(), ClientOptions(pki().client()), "/mcp/example");
+  Attempt none =
+      TryRequest(gateway.port(), ClientOptions(pki().client()), "/mcp/example", kInitialize);
   ASSERT_TRUE(none.served) << none.detail;
   EXPECT_EQ(none.response.status, 200) << none.response.body;
 
-  Attempt listed = TryRequest(gateway.port(), ClientOptions(pki().client()), "/mcp/example", kPing,
-                              {{"Origin", "https://console.example.com"}});
+  Attempt listed = TryRequest(gateway.port(), ClientOptions(pki().client()), "/mcp/example",
+                              kInitialize, {{"Origin", "https://console.example.com"}});
   ASSERT_TRUE(listed.served) << listed.detail;
   EXPECT_EQ(listed.response.status, 200) << listed.response.body;
 
-  Attempt other = TryRequest(gateway.port(), ClientOptions(pki().client()), "/mcp/example", kPing,
-                             {{"Origin", "https://evil.example"}});
+  Attempt other = TryRequest(gateway.port(), ClientOptions(pki().client()), "/mcp/example",
+                             kInitialize, {{"Origin", "https://evil.example"}});
   ASSERT_TRUE(other.served) << other.detail;
   EXPECT_EQ(other.response.status, 403);
   EXPECT_EQ(JsonRpcErrorCode(other.response.body), -32003) << other.response.body;
