@@ -1,6 +1,7 @@
 #include "gateway/upstream/proxy_exchange.h"
 
 #include <spdlog/spdlog.h>
+#include <uv.h>
 
 #include "gateway/audit/anomaly_monitor.h"
 #include "gateway/http/response_head.h"
@@ -34,6 +35,7 @@ void ProxyExchange::Send(bool fresh) {
   // A reused connection may turn out stale; keep the bytes for one retry. A fresh one has no
   // such race, so the request can move.
   bool stale_risk = connection_->has_served();
+  sent_us_ = uv_hrtime() / 1000;
   connection_->Send(stale_risk ? request_ : std::move(request_), this);
 }
 
@@ -67,6 +69,8 @@ std::string ProxyExchange::SealSessionId(const std::string& upstream_id) {
 void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
                                    std::optional<uint64_t> content_length) {
   std::string().swap(request_);  // a response started: no retry any more
+  uint64_t now_us = uv_hrtime() / 1000;
+  head_us_ = now_us > sent_us_ ? now_us - sent_us_ : 1;  // 0 means "no head"
   status_ = status;
   http::HeaderList out;
   out.reserve(headers.size() + 1);
@@ -263,6 +267,17 @@ void ProxyExchange::OnUpstreamError(UpstreamError error, const std::string& deta
   std::string message = "upstream \"" + upstream_->name + "\" " +
                         (timeout ? "timed out" : "unavailable") + ": " +
                         std::string(UpstreamErrorName(error));
+  if (error == UpstreamError::kTls) {
+    // The classified reason tells whoever reads the error what is wrong with the upstream's
+    // certificate: "TLS handshake failed: HOSTNAME_MISMATCH: ...". A setup failure (an
+    // unreadable CA bundle or key) names files on the gateway's disk: that detail stays in the
+    // log and the audit record.
+    static constexpr std::string_view kSetupFailed = "TLS setup failed";
+    message = "upstream \"" + upstream_->name + "\": " +
+              (detail.rfind(kSetupFailed, 0) == 0
+                   ? std::string(kSetupFailed) + " (the gateway's log says why)"
+                   : detail);
+  }
   http::WriteSimpleResponse(writer_, status_, "application/json",
                             mcp::JsonRpcErrorBody(id_json_, code, message));
 }

@@ -82,6 +82,10 @@ class ProxyExchange : public UpstreamSink, public Exchange {
   bool proxied() const override { return true; }
   int status() const { return status_; }
   uint64_t response_bytes() const { return response_bytes_; }
+  // Time to first byte, for the upstream latency histogram: microseconds from handing the
+  // request to a connection (the retry's, after a stale keep-alive one) to the response head
+  // arriving; 0 when no head arrived (failed, timed out, cancelled).
+  uint64_t upstream_head_us() const { return head_us_; }
 
   void OnUpstreamHead(int status, http::HeaderList headers,
                       std::optional<uint64_t> content_length) override;
@@ -120,6 +124,8 @@ class ProxyExchange : public UpstreamSink, public Exchange {
   bool paused_ = false;
   int status_ = 0;
   uint64_t response_bytes_ = 0;
+  uint64_t sent_us_ = 0;  // uv_hrtime() in µs when Send() handed the request over
+  uint64_t head_us_ = 0;  // see upstream_head_us()
 };
 
 }  // namespace portcullis::upstream

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "gateway/upstream/upstream_pool.h"
+#include "gateway/upstream/upstream_tls.h"
 
 namespace portcullis::upstream {
 namespace {
@@ -33,6 +34,7 @@ std::string_view UpstreamErrorName(UpstreamError error) {
     case UpstreamError::kResponseTimeout: return "response_timeout";
     case UpstreamError::kReset: return "reset";
     case UpstreamError::kProtocol: return "protocol";
+    case UpstreamError::kTls: return "tls_failed";
   }
   return "unknown";
 }
@@ -112,11 +114,55 @@ void UpstreamConnection::OnConnect(uv_connect_t* req, int status) {
     self->Fail(UpstreamError::kRefused, uv_strerror(status));
     return;
   }
-  self->connected_ = true;
+  self->tcp_connected_ = true;
   uv_tcp_nodelay(&self->tcp_, 1);
-  uv_timer_stop(&self->timer_);
-  self->StartReading();
-  if (self->sink_) self->StartRequest();
+  if (self->upstream_->scheme == "https") {
+    self->StartTls();  // the connect timer keeps running until the handshake is done
+    return;
+  }
+  self->OnEstablished();
+}
+
+void UpstreamConnection::OnEstablished() {
+  connected_ = true;
+  uv_timer_stop(&timer_);
+  if (!reading_) StartReading();
+  if (sink_) StartRequest();
+}
+
+void UpstreamConnection::StartTls() {
+  Result<std::shared_ptr<const UpstreamTlsContext>> context = pool_->TlsContext(upstream_);
+  if (!context.ok()) {
+    Fail(UpstreamError::kTls, "TLS setup failed: " + context.error());
+    return;
+  }
+  Result<std::unique_ptr<UpstreamTlsSession>> session = UpstreamTlsSession::Create(*context);
+  if (!session.ok()) {
+    Fail(UpstreamError::kTls, "TLS setup failed: " + session.error());
+    return;
+  }
+  tls_ = std::move(session).value();
+  StartReading();
+  AdvanceHandshake();
+}
+
+void UpstreamConnection::AdvanceHandshake() {
+  UpstreamTlsSession::Step step = tls_->Handshake();
+  FlushTls();  // the ClientHello, our next flight, or the alert that ends a failed handshake
+  if (closing_) return;
+  if (step == UpstreamTlsSession::Step::kFailed) {
+    FailTls(/*during_handshake=*/true);
+  } else if (step == UpstreamTlsSession::Step::kDone) {
+    spdlog::debug("upstream {}: {} {} to {}:{}", upstream_->name, tls_->version(), tls_->cipher(),
+                  upstream_->host, upstream_->port);
+    OnEstablished();
+  }
+}
+
+void UpstreamConnection::FailTls(bool during_handshake) {
+  std::string detail = during_handshake ? "TLS handshake failed: " : "TLS failed: ";
+  detail += std::string(tls_->failure_reason()) + ": " + tls_->failure_detail();
+  Fail(UpstreamError::kTls, detail);
 }
 
 void UpstreamConnection::Send(std::string request, UpstreamSink* sink) {
@@ -133,17 +179,36 @@ void UpstreamConnection::Send(std::string request, UpstreamSink* sink) {
 }
 
 void UpstreamConnection::StartRequest() {
+  std::string data = std::move(pending_request_);
+  if (tls_) {
+    Status encrypted = tls_->Write(data);
+    if (!encrypted.ok()) {
+      // The session broke since the last response (a stale pooled connection): a reset.
+      Fail(UpstreamError::kReset, encrypted.message());
+      return;
+    }
+    data = tls_->TakeOutput();
+  }
+  if (!WriteRaw(std::move(data))) return;
+  uv_timer_start(&timer_, OnTimer, upstream_->response_timeout_ms, 0);
+}
+
+bool UpstreamConnection::WriteRaw(std::string data) {
   auto* w = new WriteRequest;
-  w->data = std::move(pending_request_);
+  w->data = std::move(data);
   w->req.data = this;
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
   if (rc != 0) {
     delete w;
     Fail(UpstreamError::kReset, std::string("write: ") + uv_strerror(rc));
-    return;
+    return false;
   }
-  uv_timer_start(&timer_, OnTimer, upstream_->response_timeout_ms, 0);
+  return true;
+}
+
+void UpstreamConnection::FlushTls() {
+  if (tls_ && tls_->has_output() && !closing_) WriteRaw(tls_->TakeOutput());
 }
 
 void UpstreamConnection::OnWrite(uv_write_t* req, int status) {
@@ -179,40 +244,90 @@ void UpstreamConnection::OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
 void UpstreamConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<UpstreamConnection*>(stream->data);
   if (nread == 0 || self->closing_) return;
+  if (self->tls_) {
+    self->OnTlsRead(buf->base, nread);
+  } else if (nread < 0) {
+    self->OnEof(nread);
+  } else {
+    self->Deliver(buf->base, static_cast<size_t>(nread));
+  }
+}
+
+void UpstreamConnection::OnTlsRead(const char* data, ssize_t nread) {
+  if (nread < 0 && nread != UV_EOF) {  // ECONNRESET and the like: nothing more to decrypt
+    if (!tls_->handshake_done()) {
+      Fail(UpstreamError::kTls, std::string("TLS handshake failed: CONNECTION_RESET: ") +
+                                    uv_strerror(static_cast<int>(nread)));
+    } else {
+      OnEof(nread);
+    }
+    return;
+  }
   if (nread < 0) {
-    if (!self->sink_) {  // idle in the pool: the upstream closed it
-      self->Close();
+    tls_->MarkPeerClosed();
+  } else {
+    tls_->Lend(data, static_cast<size_t>(nread));
+  }
+  if (!tls_->handshake_done()) {
+    AdvanceHandshake();
+    if (closing_ || !tls_->handshake_done()) {
+      tls_->Settle();
       return;
     }
-    if (nread == UV_EOF && self->head_seen_) {
-      llhttp_finish(&self->parser_);  // completes a body delimited by the close
-    }
-    if (self->closing_) return;
-    if (self->message_complete_) {
-      self->keep_alive_ = false;  // a body delimited by close
-      self->FinishResponse();
-      return;
-    }
-    self->Fail(UpstreamError::kReset,
-               nread == UV_EOF ? "upstream closed the connection" : uv_strerror(nread));
+  }
+  std::string plain;
+  UpstreamTlsSession::ReadResult result = tls_->Read(&plain);
+  tls_->Settle();
+  FlushTls();  // post-handshake answers (a KeyUpdate's) go out at once
+  if (!plain.empty()) {
+    Deliver(plain.data(), plain.size());
+    if (closing_) return;
+  }
+  if (result == UpstreamTlsSession::ReadResult::kClosed) {
+    OnEof(UV_EOF);
+  } else if (result == UpstreamTlsSession::ReadResult::kFailed) {
+    // Before any response byte this is still the handshake as far as the operator is
+    // concerned: a TLS 1.3 server judges our certificate after our Finished and answers the
+    // first request with its alert.
+    FailTls(/*during_handshake=*/requests_sent_ <= 1 && !response_bytes_seen_);
+  }
+}
+
+void UpstreamConnection::OnEof(ssize_t nread) {
+  if (!sink_) {  // idle in the pool: the upstream closed it
+    Close();
     return;
   }
-  if (!self->sink_) {
+  if (nread == UV_EOF && head_seen_) {
+    llhttp_finish(&parser_);  // completes a body delimited by the close
+  }
+  if (closing_) return;
+  if (message_complete_) {
+    keep_alive_ = false;  // a body delimited by close
+    FinishResponse();
+    return;
+  }
+  Fail(UpstreamError::kReset,
+       nread == UV_EOF ? "upstream closed the connection" : uv_strerror(static_cast<int>(nread)));
+}
+
+void UpstreamConnection::Deliver(const char* data, size_t len) {
+  if (!sink_) {
     // Bytes on an idle connection are a protocol error; never reuse it.
-    self->Close();
+    Close();
     return;
   }
-  self->response_bytes_seen_ = true;
-  llhttp_errno_t err = llhttp_execute(&self->parser_, buf->base, static_cast<size_t>(nread));
-  if (self->closing_) return;  // the sink aborted us from a callback
+  response_bytes_seen_ = true;
+  llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  if (closing_) return;  // the sink aborted us from a callback
   if (err == HPE_PAUSED) {
     // Paused by OnMessageComplete: anything after the response is unsolicited.
-    self->FinishResponse();
+    FinishResponse();
     return;
   }
   if (err != HPE_OK) {
-    self->Fail(UpstreamError::kProtocol, std::string("invalid HTTP response: ") +
-                                             llhttp_get_error_reason(&self->parser_));
+    Fail(UpstreamError::kProtocol,
+         std::string("invalid HTTP response: ") + llhttp_get_error_reason(&parser_));
   }
 }
 
@@ -235,6 +350,12 @@ void UpstreamConnection::OnTimer(uv_timer_t* timer) {
   auto* self = static_cast<UpstreamConnection*>(timer->data);
   if (!self->sink_) {
     self->Close();  // idle timeout in the pool
+  } else if (!self->connected_ && self->tcp_connected_) {
+    // The TLS handshake is part of establishing the connection: a stalled one is a connect
+    // timeout (504), with the operator's reason in the detail.
+    self->Fail(UpstreamError::kConnectTimeout,
+               "TLS handshake failed: HANDSHAKE_TIMEOUT: no TLS handshake within " +
+                   std::to_string(self->upstream_->connect_timeout_ms) + " ms");
   } else if (!self->connected_) {
     self->Fail(UpstreamError::kConnectTimeout,
                "no connection within " + std::to_string(self->upstream_->connect_timeout_ms) +

@@ -1,5 +1,9 @@
 // UpstreamConnection: one keep-alive HTTP/1.1 connection from a reactor to an HTTP upstream.
 //
+// For an https:// upstream the connection is TLS (upstream_tls.h): the handshake runs right
+// after the TCP connect and counts against connect_timeout_ms; requests are encrypted on the
+// way out and responses decrypted before llhttp sees them. A TLS failure reaches the sink as
+// UpstreamError::kTls with the classified reason at the start of the detail.
 // Owned by the reactor's UpstreamPool while idle and lent to one exchange at a time. It
 // deletes itself after its handles' close callbacks (and any pending DNS lookup) finish.
 // Response bytes are handed to the sink as they arrive: nothing is buffered here, and
@@ -9,6 +13,7 @@
 #include <llhttp.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
 
 #include "gateway/upstream/upstream_sink.h"
@@ -17,6 +22,7 @@
 namespace portcullis::upstream {
 
 class UpstreamPool;
+class UpstreamTlsSession;
 
 class UpstreamConnection {
  public:
@@ -48,6 +54,11 @@ class UpstreamConnection {
   static void OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void Connect(const sockaddr* address);
   static void OnConnect(uv_connect_t* req, int status);
+  // https: the TCP connection is up; start the TLS handshake.
+  void StartTls();
+  void AdvanceHandshake();
+  // Ready for requests (TCP, and TLS when https).
+  void OnEstablished();
   static void OnTimer(uv_timer_t* timer);
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -55,6 +66,16 @@ class UpstreamConnection {
   static void OnClose(uv_handle_t* handle);
   void StartRequest();
   void StartReading();
+  // Queues bytes on the socket; false (after Fail) when libuv refused them.
+  bool WriteRaw(std::string data);
+  // Sends whatever ciphertext the TLS session produced.
+  void FlushTls();
+  void OnTlsRead(const char* data, ssize_t nread);
+  // Response bytes (decrypted for https) into llhttp.
+  void Deliver(const char* data, size_t len);
+  // The upstream closed the connection (UV_EOF, or close_notify) or it broke (`nread` < 0).
+  void OnEof(ssize_t nread);
+  void FailTls(bool during_handshake);
   void Fail(UpstreamError error, const std::string& detail);
   void FinishResponse();
   void Close();
@@ -75,12 +96,14 @@ class UpstreamConnection {
   uv_connect_t connect_req_;
   llhttp_settings_t settings_;
   llhttp_t parser_;
+  std::unique_ptr<UpstreamTlsSession> tls_;  // https only, from the TCP connect on
 
   UpstreamSink* sink_ = nullptr;
   std::string pending_request_;  // waiting for the connection to be established
   http::HeaderList headers_;
   bool in_value_ = false;
-  bool connected_ = false;
+  bool tcp_connected_ = false;
+  bool connected_ = false;  // ready for requests: TCP up and, for https, the handshake done
   bool resolving_ = false;
   bool reading_ = false;
   bool paused_ = false;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gateway/upstream/upstream_connection.h"
+#include "gateway/upstream/upstream_tls.h"
 
 namespace portcullis::upstream {
 
@@ -41,6 +42,15 @@ void UpstreamPool::CloseAll() {
   std::vector<UpstreamConnection*> all(all_.begin(), all_.end());
   for (UpstreamConnection* c : all) c->Shutdown();  // Shutdown() calls Forget()
   idle_.clear();
+}
+
+Result<std::shared_ptr<const UpstreamTlsContext>> UpstreamPool::TlsContext(
+    const UpstreamConfig* upstream) {
+  auto it = tls_.find(upstream);
+  if (it != tls_.end()) return it->second;
+  Result<std::shared_ptr<const UpstreamTlsContext>> context = UpstreamTlsContext::Create(*upstream);
+  if (context.ok()) tls_.emplace(upstream, *context);
+  return context;
 }
 
 }  // namespace portcullis::upstream

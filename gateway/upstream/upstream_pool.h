@@ -2,20 +2,26 @@
 //
 // Per reactor, so no locks: a connection is only ever used by the loop that opened it.
 // Idle connections wait here (bounded per upstream, closed after kIdleTimeoutMs or when the
-// upstream closes them). Reactor thread only.
+// upstream closes them). It also keeps the TLS client context of each https upstream, built on
+// first use and then shared by every connection to that upstream (contexts are keyed by the
+// UpstreamConfig's address, which is stable: the upstream table is not reloaded). Reactor
+// thread only.
 #pragma once
 
 #include <uv.h>
 
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "portcullis/config.h"
+#include "portcullis/result.h"
 
 namespace portcullis::upstream {
 
 class UpstreamConnection;
+class UpstreamTlsContext;
 
 class UpstreamPool {
  public:
@@ -36,8 +42,14 @@ class UpstreamPool {
   void CloseAll();
   size_t size() const { return all_.size(); }
 
+  // The TLS client context of https upstream `upstream`, built once on first use. A failure
+  // (an unreadable CA bundle or key) is not kept: the next connection tries again, so a
+  // repaired file is picked up without a restart.
+  Result<std::shared_ptr<const UpstreamTlsContext>> TlsContext(const UpstreamConfig* upstream);
+
  private:
   uv_loop_t* loop_;
+  std::unordered_map<const UpstreamConfig*, std::shared_ptr<const UpstreamTlsContext>> tls_;
   std::unordered_map<const UpstreamConfig*, std::vector<UpstreamConnection*>> idle_;
   std::unordered_set<UpstreamConnection*> all_;
 };

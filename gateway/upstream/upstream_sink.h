@@ -20,6 +20,8 @@ enum class UpstreamError {
   kResponseTimeout,  // no response head within response_timeout_ms
   kReset,            // the connection broke
   kProtocol,         // the upstream sent something that is not HTTP/1.1
+  kTls,              // https: the TLS handshake or session failed; the detail starts with
+                     // the classified reason (HOSTNAME_MISMATCH, CERTIFICATE_EXPIRED, ...)
 };
 
 std::string_view UpstreamErrorName(UpstreamError error);
