@@ -5,6 +5,7 @@
 #include "gateway/cli/config_flag.h"
 #include "gateway/config/policy_file.h"
 #include "gateway/tls/tls_context.h"
+#include "gateway/upstream/upstream_tls.h"
 #include "portcullis/config.h"
 
 namespace portcullis::cli {
@@ -33,6 +34,12 @@ int CheckCommand(const std::vector<std::string>& args) {
     std::string where = LocateFileMessage(load.config, tls.error());
     std::fprintf(stderr, "%s%s\n", where.empty() ? (*path + ": ").c_str() : where.c_str(),
                  tls.error().c_str());
+    return 1;
+  }
+  if (Status upstream_tls = upstream::CheckUpstreamTls(load.config); !upstream_tls.ok()) {
+    std::string where = LocateFileMessage(load.config, upstream_tls.message());
+    std::fprintf(stderr, "%s%s\n", where.empty() ? (*path + ": ").c_str() : where.c_str(),
+                 upstream_tls.message().c_str());
     return 1;
   }
   config::LoadedPolicy policy = config::LoadPolicyFile(load.config);

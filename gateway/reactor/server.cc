@@ -1,5 +1,7 @@
 #include "gateway/reactor/server.h"
 
+#include "gateway/upstream/upstream_tls.h"
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -135,6 +137,9 @@ Result<std::unique_ptr<Server>> Server::Create(std::shared_ptr<const Config> con
   server->config_ = config;
   Result<std::shared_ptr<const tls::TlsContext>> tls = tls::TlsContext::Create(config->tls);
   if (!tls.ok()) return tls.status();
+  if (Status upstream_tls = upstream::CheckUpstreamTls(*config); !upstream_tls.ok()) {
+    return upstream_tls;
+  }
   config::LoadedPolicy policy = config::LoadPolicyFile(*config);
   for (const std::string& w : policy.warnings) spdlog::warn("{}", w);
   if (!policy.ok()) {

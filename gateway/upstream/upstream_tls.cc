@@ -227,4 +227,14 @@ std::string UpstreamTlsSession::cipher() const {
   return c ? c : "";
 }
 
+Status CheckUpstreamTls(const Config& config) {
+  for (const auto& [name, upstream] : config.upstreams) {
+    if (upstream.kind != UpstreamConfig::Kind::kHttp || upstream.scheme != "https") continue;
+    Result<std::shared_ptr<const UpstreamTlsContext>> context =
+        UpstreamTlsContext::Create(upstream);
+    if (!context.ok()) return Status::Error("upstream \"" + name + "\": " + context.error());
+  }
+  return Status::Ok();
+}
+
 }  // namespace portcullis::upstream

@@ -115,4 +115,9 @@ class UpstreamTlsSession {
   std::string failure_detail_;
 };
 
+// Builds the client context of every https upstream of `config` once, so that a bad CA
+// bundle, certificate or key is reported by `check` and at start, not at the first request.
+// The first failure, naming the upstream.
+Status CheckUpstreamTls(const Config& config);
+
 }  // namespace portcullis::upstream

@@ -381,31 +381,23 @@ TEST_F(GatewayHttpsUpstream, AddressNotInTheCertificateIsHostnameMismatch) {
   ExpectTlsRefusal("HOSTNAME_MISMATCH");
 }
 
-TEST_F(GatewayHttpsUpstream, UnreadableCaBundleIs502WithTheFileInTheAuditOnly) {
-  // The context cannot be built: every request is refused, the client is told that TLS setup
-  // failed, and the file at fault is named in the audit record (not to the client: it is a
-  // path on the gateway's disk).
-  Result<CertKey> cert = IssueServerCert("https-upstream-no-ca", "DNS:localhost");
-  ASSERT_TRUE(cert.ok()) << cert.error();
-  OpensslServer server;
-  Status s = server.Start(*cert);
-  ASSERT_TRUE(s.ok()) << s.message();
+TEST_F(GatewayHttpsUpstream, AnUnreadableCaBundleIsAConfigErrorNotARuntimeOne) {
+  // Like nginx with a bad proxy_ssl_trusted_certificate: `check` and `run` refuse the config
+  // and name the upstream and the file, instead of failing every request later.
   TempDir dir("https-upstream");
   std::string bogus = dir.Write("not-a-ca.pem", "this is not PEM\n");
-  StartGateway(server.url(), TlsMembers(/*client_cert=*/false, bogus));
-  for (int i = 0; i < 2; ++i) {
-    auto response = Ping();
-    ASSERT_TRUE(response.ok()) << response.error();
-    EXPECT_EQ(response->status, 502) << response->body;
-    std::string message = ErrorMessage(response->body);
-    EXPECT_EQ(message.rfind("upstream \"billing\": TLS setup failed", 0), 0u) << message;
-    EXPECT_EQ(message.find(bogus), std::string::npos) << message;
+  GatewayConfig config;
+  config.AddUpstream("billing", "https://127.0.0.1:9/mcp",
+                     TlsMembers(/*client_cert=*/false, bogus));
+  dir.Write("policy.json", config.PolicyJson());
+  std::string path = dir.Write("gateway.json", config.ToJson());
+  for (const char* command : {"check", "run"}) {
+    auto result = testing::RunCommand({PortcullisPath(), command, "--config", path}, kWaitMs);
+    ASSERT_TRUE(result.ok()) << result.error();
+    EXPECT_NE(result->exit_status, 0) << command;
+    EXPECT_NE(result->err.find("upstream \"billing\""), std::string::npos) << result->err;
+    EXPECT_NE(result->err.find(bogus), std::string::npos) << result->err;
   }
-  AuditLog log = gateway_.StopAndRead();
-  std::vector<const rapidjson::Value*> failed = log.Events("upstream.tls_failed");
-  ASSERT_EQ(failed.size(), 2u) << log.Summary();
-  EXPECT_NE(JStr(*failed[0], "detail").find(bogus), std::string::npos)
-      << JStr(*failed[0], "detail");
 }
 
 }  // namespace
