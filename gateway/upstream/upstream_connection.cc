@@ -54,8 +54,10 @@ UpstreamConnection::UpstreamConnection(uv_loop_t* loop, UpstreamPool* pool,
   settings_.on_message_complete = OnMessageComplete;
   llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
   parser_.data = this;
-  uv_timer_start(&timer_, OnTimer, upstream_->connect_timeout_ms, 0);
-  Resolve();
+  // The connect starts on the next loop turn, not here: a failure known at once (a resolver
+  // or connect error, EMFILE) must reach the sink the caller attaches after construction, and
+  // the pool must have registered the connection before it can close.
+  uv_timer_start(&timer_, OnTimer, 0, 0);
 }
 
 UpstreamConnection::~UpstreamConnection() = default;
@@ -348,6 +350,12 @@ void UpstreamConnection::FinishResponse() {
 
 void UpstreamConnection::OnTimer(uv_timer_t* timer) {
   auto* self = static_cast<UpstreamConnection*>(timer->data);
+  if (!self->started_) {
+    self->started_ = true;
+    uv_timer_start(&self->timer_, OnTimer, self->upstream_->connect_timeout_ms, 0);
+    self->Resolve();
+    return;
+  }
   if (!self->sink_) {
     self->Close();  // idle timeout in the pool
   } else if (!self->connected_ && self->tcp_connected_) {

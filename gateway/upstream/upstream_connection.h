@@ -105,6 +105,7 @@ class UpstreamConnection {
   bool tcp_connected_ = false;
   bool connected_ = false;  // ready for requests: TCP up and, for https, the handshake done
   bool resolving_ = false;
+  bool started_ = false;  // the first timer tick starts resolving / connecting
   bool reading_ = false;
   bool paused_ = false;
   bool head_seen_ = false;

@@ -712,9 +712,6 @@ TEST(ConfigLoader, RejectsBadAccessLists) {
   EXPECT_EQ(load.errors.size(), 2u) << Joined(Errors(load));
 }
 
-}  // namespace
-}  // namespace portcullis
-
 TEST(ConfigLoader, ReadsAllowedOrigins) {
   Config config =
       ParseOk(R"(  "allowed_origins": ["https://app.example.com", "http://localhost:3000", "*"],
@@ -732,3 +729,6 @@ TEST(ConfigLoader, ReadsAllowedOrigins) {
             f + ":2:22: /allowed_origins: expected an array of origins "
                 "(\"https://app.example.com\"), got a string");
 }
+
+}  // namespace
+}  // namespace portcullis
