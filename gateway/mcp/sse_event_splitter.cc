@@ -36,10 +36,10 @@ bool IsDataLine(std::string_view line) {
 bool SseEventSplitter::Feed(std::string_view data,
                             const std::function<void(std::string_view)>& on_event) {
   buffer_.append(data);
-  // Events are short (this is only used on list responses), so each Feed rescans what is
-  // buffered: simpler than remembering how far the last scan got.
+  // The scan resumes where the last one stopped (inside a line, or at a line end whose
+  // follower had not arrived), so a large event costs one pass, not one per piece.
   size_t event_start = 0;
-  size_t i = 0;
+  size_t i = scan_from_;
   while (i < buffer_.size()) {
     char c = buffer_[i];
     if (c != '\n' && c != '\r') {
@@ -69,6 +69,7 @@ bool SseEventSplitter::Feed(std::string_view data,
     i = next;
   }
   buffer_.erase(0, event_start);
+  scan_from_ = i - event_start;
   return buffer_.size() <= max_event_bytes_;
 }
 

@@ -21,11 +21,15 @@ class SseEventSplitter {
   // line). Returns false if an event grew beyond the bound.
   bool Feed(std::string_view data, const std::function<void(std::string_view)>& on_event);
   // What is left at the end of the stream (an unterminated last event), possibly empty.
-  std::string TakeRest() { return std::exchange(buffer_, std::string()); }
+  std::string TakeRest() {
+    scan_from_ = 0;
+    return std::exchange(buffer_, std::string());
+  }
 
  private:
   size_t max_event_bytes_;
   std::string buffer_;
+  size_t scan_from_ = 0;  // buffer_ before this holds no event boundary
 };
 
 // The data of an event: its "data:" lines joined with '\n' (HTML SSE §9.2.6).
