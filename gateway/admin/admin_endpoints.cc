@@ -32,8 +32,13 @@ void String(JsonWriter& w, const std::string& value) {
   w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
-void WriteCertificate(JsonWriter& w, const CertificateInfo& c, int64_t now) {
+void WriteCertificate(JsonWriter& w, const CertificateInfo& c, int64_t now,
+                      const std::string& upstream = "") {
   w.StartObject();
+  if (!upstream.empty()) {
+    Key(w, "upstream");
+    String(w, upstream);
+  }
   Key(w, "file");
   String(w, c.file);
   Key(w, "subject");
@@ -71,19 +76,43 @@ std::vector<const reactor::ReactorMetrics*> AdminEndpoints::MetricsOfReactors() 
 
 void AdminEndpoints::LoadCertificates(const TlsConfig& tls) {
   certificates_.clear();
-  auto add = [this](const std::string& path, const char* first_role, const char* other_role) {
+  crls_.clear();
+  auto add = [this](const std::string& path, const char* first_role, const char* other_role,
+                    const std::string& upstream) {
     Result<std::vector<CertificateInfo>> certs = ReadCertificateFile(path);
     if (!certs.ok()) {
       spdlog::warn("admin: {}; its expiry will not be reported", certs.error());
       return;
     }
     for (size_t i = 0; i < certs->size(); ++i) {
-      certificates_.push_back({i == 0 ? first_role : other_role, std::move((*certs)[i])});
+      certificates_.push_back({i == 0 ? first_role : other_role, upstream, std::move((*certs)[i])});
     }
   };
-  add(tls.cert, "server", "server_chain");
+  add(tls.cert, "server", "server_chain", "");
   for (const std::string& ca : tls.client_ca) {
-    add(ca, "client_ca", "client_ca");
+    add(ca, "client_ca", "client_ca", "");
+  }
+  // An https upstream without "ca" trusts the system store: not the gateway's to watch.
+  if (sources_.config) {
+    for (const auto& [name, upstream] : sources_.config->upstreams) {
+      if (upstream.kind == UpstreamConfig::Kind::kHttp && !upstream.ca.empty()) {
+        add(upstream.ca, "upstream_ca", "upstream_ca", name);
+      }
+    }
+  }
+  for (const std::string& path : tls.crl) {
+    Result<std::vector<CrlInfo>> crls = ReadCrlFile(path);
+    if (!crls.ok()) {
+      spdlog::warn("admin: {}; its next update will not be reported", crls.error());
+      continue;
+    }
+    for (CrlInfo& crl : *crls) {
+      if (!crl.next_update) {
+        spdlog::warn("admin: {}: the CRL of {} has no nextUpdate; none will be reported", path,
+                     crl.issuer);
+      }
+      crls_.push_back(std::move(crl));
+    }
   }
 }
 
@@ -171,26 +200,40 @@ std::string AdminEndpoints::RenderMetrics() const {
   out.Family("portcullis_policy_rules", "gauge", "Rules in the policy in force.");
   out.Sample("portcullis_policy_rules", {}, static_cast<uint64_t>(policy_rules_));
 
+  // Upstream CAs carry one more label, the upstream whose "ca" file holds them (a bundle
+  // shared by two upstreams shows once for each).
+  auto certificate_labels = [](const Certificate& c) {
+    Labels labels = {{"role", c.role}};
+    if (!c.upstream.empty()) {
+      labels.emplace_back("upstream", c.upstream);
+    }
+    labels.emplace_back("file", c.info.file);
+    labels.emplace_back("subject", c.info.subject);
+    labels.emplace_back("serial", c.info.serial_hex);
+    return labels;
+  };
   out.Family("portcullis_certificate_expiry_seconds", "gauge",
              "Seconds until notAfter of each configured certificate (negative once expired): "
-             "role server (the served leaf), server_chain (the rest of its file), client_ca.");
+             "role server (the served leaf), server_chain (the rest of its file), client_ca, "
+             "upstream_ca (each certificate of an upstream's \"ca\" file, label upstream).");
   for (const Certificate& c : certificates_) {
-    out.Sample("portcullis_certificate_expiry_seconds",
-               {{"role", c.role},
-                {"file", c.info.file},
-                {"subject", c.info.subject},
-                {"serial", c.info.serial_hex}},
+    out.Sample("portcullis_certificate_expiry_seconds", certificate_labels(c),
                c.info.not_after - now);
   }
   out.Family("portcullis_certificate_not_after_timestamp_seconds", "gauge",
              "notAfter of each configured certificate, Unix time.");
   for (const Certificate& c : certificates_) {
-    out.Sample("portcullis_certificate_not_after_timestamp_seconds",
-               {{"role", c.role},
-                {"file", c.info.file},
-                {"subject", c.info.subject},
-                {"serial", c.info.serial_hex}},
+    out.Sample("portcullis_certificate_not_after_timestamp_seconds", certificate_labels(c),
                c.info.not_after);
+  }
+  out.Family("portcullis_crl_next_update_seconds", "gauge",
+             "Seconds until nextUpdate of each CRL of tls.crl. Negative once passed: the CRL "
+             "then counts as missing and every client certificate of its issuer is refused.");
+  for (const CrlInfo& crl : crls_) {
+    if (crl.next_update) {
+      out.Sample("portcullis_crl_next_update_seconds", {{"file", crl.file}, {"issuer", crl.issuer}},
+                 *crl.next_update - now);
+    }
   }
 
   if (sources_.anomalies) {
@@ -305,6 +348,33 @@ std::string AdminEndpoints::RenderStatus() const {
     if (c.role == "client_ca") {
       WriteCertificate(w, c.info, now);
     }
+  }
+  w.EndArray();
+  Key(w, "upstream_cas");
+  w.StartArray();
+  for (const Certificate& c : certificates_) {
+    if (c.role == "upstream_ca") {
+      WriteCertificate(w, c.info, now, c.upstream);
+    }
+  }
+  w.EndArray();
+  Key(w, "crls");
+  w.StartArray();
+  for (const CrlInfo& crl : crls_) {
+    w.StartObject();
+    Key(w, "file");
+    String(w, crl.file);
+    Key(w, "issuer");
+    String(w, crl.issuer);
+    Key(w, "next_update");
+    if (crl.next_update) {
+      String(w, Rfc3339(*crl.next_update));
+      Key(w, "seconds_left");
+      w.Int64(*crl.next_update - now);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
   }
   w.EndArray();
   w.EndObject();

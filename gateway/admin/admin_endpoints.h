@@ -3,7 +3,7 @@
 // certificates and their expiry.
 //
 //   /metrics  Prometheus text 0.0.4: the reactors' counters (metrics_render.h) plus the
-//             gateway's own (build, reloads, certificate expiry, anomalies, audit)
+//             gateway's own (build, reloads, certificate and CRL expiry, anomalies, audit)
 //   /healthz  200 "ok" while the process runs
 //   /readyz   200 while serving with a loaded config; 503 before the reactors listen and from
 //             the moment draining starts
@@ -46,8 +46,9 @@ class AdminEndpoints {
 
   AdminResponse Handle(const AdminRequest& request);
 
-  // Reads the server certificate and the client CAs from `tls`'s files (at load, and again
-  // whenever the TLS material is reloaded). A file that cannot be read is logged and left out.
+  // Reads the server certificate, the client CAs and the CRLs from `tls`'s files, and the CA
+  // bundle ("ca") of every upstream of Sources::config (at load, and again whenever the TLS
+  // material is reloaded). A file that cannot be read is logged and left out.
   void LoadCertificates(const TlsConfig& tls);
   // The policy in force after the first load.
   void PolicyLoaded(const std::string& sha256, size_t rules);
@@ -74,7 +75,8 @@ class AdminEndpoints {
     std::string error;
   };
   struct Certificate {
-    std::string role;  // "server", "server_chain", "client_ca"
+    std::string role;      // "server", "server_chain", "client_ca", "upstream_ca"
+    std::string upstream;  // role "upstream_ca": whose "ca" file it is in
     CertificateInfo info;
   };
 
@@ -84,6 +86,7 @@ class AdminEndpoints {
   const int64_t start_unix_s_;
   const uint64_t start_mono_us_;
   std::vector<Certificate> certificates_;
+  std::vector<CrlInfo> crls_;
   std::string policy_sha256_;
   size_t policy_rules_ = 0;
   uint64_t generation_ = 1;

@@ -56,18 +56,34 @@ void AppendScalars(std::span<const ReactorMetrics* const> reactors, PrometheusTe
   }
 }
 
+// Sums one histogram over the reactors: `of(reactor)` is the reactor's copy. Returns the
+// observation count.
+template <typename Of>
+uint64_t MergeHistogram(std::span<const ReactorMetrics* const> reactors, Of of,
+                        std::vector<uint64_t>* counts, uint64_t* sum_us) {
+  counts->assign(reactor::kLatencyBucketsUs.size() + 1, 0);
+  *sum_us = 0;
+  uint64_t total = 0;
+  for (const ReactorMetrics* r : reactors) {
+    const reactor::LatencyHistogram& h = of(*r);
+    for (size_t i = 0; i < counts->size(); ++i) {
+      uint64_t n = Load(h.buckets[i]);
+      (*counts)[i] += n;
+      total += n;
+    }
+    *sum_us += Load(h.sum_us);
+  }
+  return total;
+}
+
 void AppendHistogram(std::span<const ReactorMetrics* const> reactors, std::string_view name,
                      std::string_view help, reactor::LatencyHistogram ReactorMetrics::*member,
                      PrometheusText* out) {
-  std::vector<uint64_t> counts(reactor::kLatencyBucketsUs.size() + 1, 0);
+  std::vector<uint64_t> counts;
   uint64_t sum_us = 0;
-  for (const ReactorMetrics* r : reactors) {
-    const reactor::LatencyHistogram& h = r->*member;
-    for (size_t i = 0; i < counts.size(); ++i) {
-      counts[i] += Load(h.buckets[i]);
-    }
-    sum_us += Load(h.sum_us);
-  }
+  MergeHistogram(
+      reactors, [member](const ReactorMetrics& r) -> const auto& { return r.*member; }, &counts,
+      &sum_us);
   out->Family(name, "histogram", help);
   out->Histogram(name, {}, reactor::kLatencyBucketsUs, counts, sum_us);
 }
@@ -158,6 +174,27 @@ void AppendReactorMetrics(std::span<const ReactorMetrics* const> reactors, Prome
                   "Requests: complete request received to response complete (a streamed "
                   "response counts until its end).",
                   &ReactorMetrics::request_latency, out);
+
+  // Every HTTP upstream of the config, observed or not, so that a rate() over it exists from
+  // the first scrape; stdio upstreams and "(none)" only if something was ever counted there.
+  constexpr std::string_view kUpstreamLatency = "portcullis_upstream_duration_seconds";
+  out->Family(kUpstreamLatency, "histogram",
+              "Proxied requests to HTTP upstreams: request sent to response head received (time "
+              "to first byte; connecting included when no pooled connection was free), by "
+              "upstream.");
+  std::vector<uint64_t> counts;
+  uint64_t sum_us = 0;
+  for (size_t u = 0; u < upstreams.size(); ++u) {
+    uint64_t total = MergeHistogram(
+        reactors, [u](const ReactorMetrics& r) -> const auto& { return r.upstream_latency(u); },
+        &counts, &sum_us);
+    bool http = !reactors.empty() && reactors[0]->upstream_is_http(u);
+    if (!http && total == 0) {
+      continue;
+    }
+    out->Histogram(kUpstreamLatency, {{"upstream", upstreams[u]}}, reactor::kLatencyBucketsUs,
+                   counts, sum_us);
+  }
 }
 
 }  // namespace portcullis::admin

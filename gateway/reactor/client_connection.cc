@@ -718,6 +718,9 @@ void ClientConnection::FinishRequestAudit(int status, const std::string& reason)
                        status, response_bytes_, NowUs());
   upstream::Exchange* exchange = exchange_ ? exchange_.get() : nullptr;
   if (!exchange) return;
+  if (uint64_t head_us = exchange->upstream_head_us(); head_us != 0) {
+    reactor_->metrics().ObserveUpstreamLatency(request_audit_.server, head_us);
+  }
   if (const auto& error = exchange->upstream_error()) {
     reactor_->metrics().ObserveUpstreamError(request_audit_.server, *error);
     audit::Record record("upstream." + std::string(upstream::UpstreamErrorName(*error)));

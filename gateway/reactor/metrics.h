@@ -214,10 +214,12 @@ class ReactorMetrics {
   explicit ReactorMetrics(const Config& config) {
     for (const auto& [name, upstream] : config.upstreams) {
       upstream_names_.push_back(name);  // std::map: sorted, as UpstreamIndex needs
+      upstream_http_.push_back(upstream.kind == UpstreamConfig::Kind::kHttp);
     }
     size_t rows = upstream_names_.size() + 1;
     requests_.reset(new std::atomic<uint64_t>[rows * kMethodCount * kDecisionCount]());
     upstream_errors_.reset(new std::atomic<uint64_t>[rows * kUpstreamErrorKindCount]());
+    upstream_latency_.reset(new LatencyHistogram[rows]());
   }
   ReactorMetrics(const ReactorMetrics&) = delete;
   ReactorMetrics& operator=(const ReactorMetrics&) = delete;
@@ -260,6 +262,11 @@ class ReactorMetrics {
     Increment(upstream_errors_[UpstreamIndex(upstream) * kUpstreamErrorKindCount +
                                static_cast<size_t>(error)]);
   }
+  // A proxied request's time to first byte: request sent to an HTTP upstream (connecting
+  // included when no pooled connection was free) to its response head received.
+  void ObserveUpstreamLatency(std::string_view upstream, uint64_t elapsed_us) {
+    upstream_latency_[UpstreamIndex(upstream)].Observe(elapsed_us);
+  }
 
   // --- Any thread -----------------------------------------------------------------------
   // Label values of the upstream dimension: upstream_names()[i], and kNoUpstreamLabel at
@@ -279,6 +286,13 @@ class ReactorMetrics {
     return upstream_errors_[upstream * kUpstreamErrorKindCount + kind].load(
         std::memory_order_relaxed);
   }
+  const LatencyHistogram& upstream_latency(size_t upstream) const {
+    return upstream_latency_[upstream];
+  }
+  // True for an HTTP(S) upstream, the only kind with an upstream latency (false for "(none)").
+  bool upstream_is_http(size_t upstream) const {
+    return upstream < upstream_http_.size() && upstream_http_[upstream];
+  }
 
  private:
   static size_t RequestSlot(size_t upstream, size_t method, size_t decision) {
@@ -286,10 +300,12 @@ class ReactorMetrics {
   }
 
   std::vector<std::string> upstream_names_;
-  // [upstream][method][decision] and [upstream][kind], upstream dimension one longer than
-  // upstream_names_ for "(none)".
+  std::vector<bool> upstream_http_;  // parallel to upstream_names_
+  // [upstream][method][decision], [upstream][kind] and [upstream], upstream dimension one
+  // longer than upstream_names_ for "(none)".
   std::unique_ptr<std::atomic<uint64_t>[]> requests_;
   std::unique_ptr<std::atomic<uint64_t>[]> upstream_errors_;
+  std::unique_ptr<LatencyHistogram[]> upstream_latency_;
 };
 
 }  // namespace portcullis::reactor

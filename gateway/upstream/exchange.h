@@ -4,6 +4,7 @@
 // Reactor thread only.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ class Exchange {
   // The upstream session id of a session a proxied response opened ("" if none). Sessions
   // the gateway runs itself are recorded by their registry instead.
   virtual const std::string& opened_session() const = 0;
+  // Microseconds from sending the request to the upstream's response head (0 = none came):
+  // the upstream latency histogram.
+  virtual uint64_t upstream_head_us() const { return 0; }
   // True when the upstream's own HTTP session semantics apply (proxied byte for byte).
   virtual bool proxied() const = 0;
 };

@@ -85,7 +85,7 @@ class ProxyExchange : public UpstreamSink, public Exchange {
   // Time to first byte, for the upstream latency histogram: microseconds from handing the
   // request to a connection (the retry's, after a stale keep-alive one) to the response head
   // arriving; 0 when no head arrived (failed, timed out, cancelled).
-  uint64_t upstream_head_us() const { return head_us_; }
+  uint64_t upstream_head_us() const override { return head_us_; }
 
   void OnUpstreamHead(int status, http::HeaderList headers,
                       std::optional<uint64_t> content_length) override;

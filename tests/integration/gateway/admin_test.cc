@@ -1,11 +1,14 @@
 // The admin listener of a real `portcullis run`: /healthz, /readyz (503 while draining),
-// /status as JSON, and /metrics whose values move as traffic flows and which Prometheus' own
+// /status as JSON, and /metrics whose values move as traffic flows (upstream latency included),
+// whose certificate and CRL gauges follow the files, and which Prometheus' own
 // `promtool check metrics` accepts.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -156,6 +159,9 @@ TEST_F(GatewayAdmin, MetricsMoveAsTrafficFlows) {
 
   std::string before = Metrics();
   EXPECT_EQ(MetricValue(before, R"(portcullis_tls_handshakes_total{result="ok"})"), 0.0) << before;
+  EXPECT_EQ(MetricValue(before, R"(portcullis_upstream_duration_seconds_count{upstream="echo"})"),
+            0.0)
+      << before;
   EXPECT_EQ(MetricValue(before, R"(portcullis_active_connections{reactor="1"})"), 0.0) << before;
 
   // A good client: one handshake, an allowed ping, an allowed and a denied tool call.
@@ -187,6 +193,18 @@ TEST_F(GatewayAdmin, MetricsMoveAsTrafficFlows) {
   EXPECT_EQ(MetricValue(page, "portcullis_request_duration_seconds_count"), 3.0) << page;
   EXPECT_EQ(MetricValue(page, R"(portcullis_request_duration_seconds_bucket{le="+Inf"})"), 3.0);
   EXPECT_EQ(MetricValue(page, "portcullis_tls_handshake_duration_seconds_count"), 1.0) << page;
+  // The ping and the allowed call went to the upstream; the denied call never left the gateway.
+  EXPECT_EQ(MetricValue(page, R"(portcullis_upstream_duration_seconds_count{upstream="echo"})"),
+            2.0)
+      << page;
+  EXPECT_EQ(MetricValue(page, R"(portcullis_upstream_duration_seconds_bucket{upstream="echo",)"
+                              R"(le="+Inf"})"),
+            2.0)
+      << page;
+  EXPECT_GT(
+      MetricValue(page, R"(portcullis_upstream_duration_seconds_sum{upstream="echo"})").value_or(0),
+      0.0)
+      << page;
   // The client is still connected: one active connection, on whichever reactor took it.
   double active = MetricValue(page, R"(portcullis_active_connections{reactor="0"})").value_or(0) +
                   MetricValue(page, R"(portcullis_active_connections{reactor="1"})").value_or(0);
@@ -237,6 +255,10 @@ TEST_F(GatewayAdmin, PromtoolAcceptsTheMetricsPage) {
   ASSERT_TRUE(upstream.ok()) << upstream.error();
   GatewayConfig config;
   config.AddUpstream("echo", upstream.url());
+  // An upstream CA and a CRL, so that their gauges (the upstream CA with one label more than
+  // the other certificates of its family) are on the page too.
+  config.AddUpstream("billing", "https://127.0.0.1:9/mcp", R"("ca": ")" + pki().ca().cert + "\"");
+  config.tls.push_back(R"("crl": [")" + pki().crl() + R"("])");
   config.extra.push_back(R"("audit": {"path": "audit.jsonl"})");
   StartGateway(config);
   // Traffic first, so that labelled series and histogram buckets are filled in.
@@ -248,6 +270,13 @@ TEST_F(GatewayAdmin, PromtoolAcceptsTheMetricsPage) {
   std::string page;
   ASSERT_TRUE(WaitForMetric(R"(portcullis_tls_handshakes_total{result="failed"})", 1, &page));
   EXPECT_GE(MetricValue(page, "portcullis_audit_records_total").value_or(0), 3.0) << page;
+  EXPECT_NE(page.find("portcullis_upstream_duration_seconds_bucket{upstream=\"echo\""),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("portcullis_certificate_expiry_seconds{role=\"upstream_ca\""),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("portcullis_crl_next_update_seconds{"), std::string::npos) << page;
 
   // scripts/setup installs Debian's prometheus package: a missing promtool is a broken
   // machine, not a reason to skip.
@@ -301,6 +330,68 @@ TEST_F(GatewayAdmin, StatusDescribesTheRunningGateway) {
           .value_or(-1),
       0.0)
       << page;
+}
+
+// The value of the first sample whose line starts with `prefix` (a series cut short, for labels
+// such as a CA's random serial that the test does not know).
+std::optional<double> MetricValueByPrefix(const std::string& page, const std::string& prefix) {
+  std::istringstream lines(page);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.compare(0, prefix.size(), prefix) == 0) {
+      return std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+    }
+  }
+  return std::nullopt;
+}
+
+TEST_F(GatewayAdmin, UpstreamCaAndCrlGaugesFollowTheFiles) {
+  // The CRL is a copy in the gateway's folder, so that the test can replace it.
+  std::string crl = gateway_.dir().Write("ca.crl", TempDir::ReadFile(pki().crl()));
+  GatewayConfig config;
+  config.tls.push_back(R"("crl": [")" + crl + R"("])");
+  // Nothing listens at port 9: only the CA file matters here.
+  config.AddUpstream("billing", "https://127.0.0.1:9/mcp",
+                     R"("ca": ")" + pki().other_ca().cert + "\"");
+  StartGateway(config);
+
+  const std::string issuer = "CN=Portcullis Test CA,O=Portcullis Test";
+  const std::string crl_series =
+      R"(portcullis_crl_next_update_seconds{file=")" + crl + R"(",issuer=")" + issuer + R"("})";
+  std::string page = Metrics();
+  // The test CA publishes CRLs for 30 days.
+  std::optional<double> left = MetricValue(page, crl_series);
+  ASSERT_TRUE(left.has_value()) << page;
+  EXPECT_GT(*left, 29.0 * 86400) << page;
+  EXPECT_LE(*left, 30.0 * 86400) << page;
+  std::optional<double> ca_left = MetricValueByPrefix(
+      page,
+      R"(portcullis_certificate_expiry_seconds{role="upstream_ca",upstream="billing",file=")" +
+          pki().other_ca().cert + R"(",subject="CN=Other Test CA,O=Other Org",serial=")");
+  ASSERT_TRUE(ca_left.has_value()) << page;
+  EXPECT_GT(*ca_left, 0.0) << page;
+  rapidjson::Document doc = StatusJson();
+  ASSERT_TRUE(doc.IsObject());
+  ASSERT_EQ(doc["tls"]["crls"].Size(), 1u);
+  EXPECT_EQ(std::string(doc["tls"]["crls"][0]["issuer"].GetString()), issuer);
+  ASSERT_EQ(doc["tls"]["upstream_cas"].Size(), 1u);
+  EXPECT_STREQ(doc["tls"]["upstream_cas"][0]["upstream"].GetString(), "billing");
+
+  // A CRL published for 5 days replaces it (renamed over, as a deploy does): the gauge follows
+  // the TLS reload.
+  std::string fresh = gateway_.dir().File("fresh.crl");
+  Result<std::string> made =
+      testing::RunOpenssl({"ca", "-config", pki().dir() + "/ca/ca.cnf", "-gencrl",
+                           "-crl_nextupdate", TestPki::OpensslDate(5 * 86400), "-out", fresh});
+  ASSERT_TRUE(made.ok()) << made.error();
+  size_t from = gateway_.LogSize();
+  ASSERT_EQ(std::rename(fresh.c_str(), crl.c_str()), 0);
+  ASSERT_TRUE(gateway_.WaitForLog("TLS material reloaded", from)) << gateway_.Log();
+  page = Metrics();
+  left = MetricValue(page, crl_series);
+  ASSERT_TRUE(left.has_value()) << page;
+  EXPECT_GT(*left, 4.0 * 86400) << page;
+  EXPECT_LE(*left, 5.0 * 86400) << page;
 }
 
 TEST_F(GatewayAdmin, ReloadsShowInStatusAndMetrics) {

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,17 @@ namespace portcullis::admin {
 namespace {
 
 using testing::SharedPki;
+
+// The value of the first sample line of `text` that starts with `prefix`.
+std::optional<int64_t> ValueOfLineStartingWith(const std::string& text, const std::string& prefix) {
+  size_t at = text.find("\n" + prefix);
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  size_t end = text.find('\n', at + 1);
+  size_t space = text.rfind(' ', end);
+  return std::stoll(text.substr(space + 1, end - space - 1));
+}
 
 class AdminEndpointsTest : public ::testing::Test {
  protected:
@@ -130,6 +143,62 @@ TEST_F(AdminEndpointsTest, MetricsCarryTheGatewayFamilies) {
   EXPECT_TRUE(has("portcullis_anomalies_total{detector=\"tool_drift\"} 0\n"));
   EXPECT_TRUE(has("portcullis_active_connections{reactor=\"0\"} 0\n"));
   EXPECT_FALSE(has("portcullis_audit_records_total")) << "audit is off";
+}
+
+TEST_F(AdminEndpointsTest, UpstreamCasAndCrlsHaveExpiryGauges) {
+  auto config = std::make_shared<Config>(*config_);
+  config->tls.crl = {SharedPki().crl()};
+  UpstreamConfig& billing = config->upstreams["billing"];
+  billing.name = "billing";
+  billing.scheme = "https";
+  billing.ca = SharedPki().other_ca().cert;
+  UpstreamConfig& plain = config->upstreams["plain"];  // https with the system trust store
+  plain.name = "plain";
+  plain.scheme = "https";
+  AdminEndpoints endpoints(AdminEndpoints::Sources{config, &reactors_, anomalies_, nullptr});
+  endpoints.LoadCertificates(config->tls);
+
+  std::string text = endpoints.RenderMetrics();
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::string other_ca = SharedPki().other_ca().cert;
+  // The serial is the CA's random one: the samples are found by the labels before it.
+  std::optional<int64_t> ca_left = ValueOfLineStartingWith(
+      text,
+      R"(portcullis_certificate_expiry_seconds{role="upstream_ca",upstream="billing",file=")" +
+          other_ca + R"(",subject="CN=Other Test CA,O=Other Org",serial=")");
+  ASSERT_TRUE(ca_left.has_value()) << text;
+  std::optional<int64_t> not_after = ValueOfLineStartingWith(
+      text, R"(portcullis_certificate_not_after_timestamp_seconds{role="upstream_ca",)"
+            R"(upstream="billing",)");
+  ASSERT_TRUE(not_after.has_value()) << text;
+  EXPECT_GT(*ca_left, 0);
+  EXPECT_NEAR(static_cast<double>(*not_after - now), static_cast<double>(*ca_left), 5.0);
+  EXPECT_EQ(text.find(R"(upstream="plain")"), std::string::npos) << text;
+
+  std::optional<int64_t> crl_left = ValueOfLineStartingWith(
+      text, R"(portcullis_crl_next_update_seconds{file=")" + SharedPki().crl() +
+                R"(",issuer="CN=Portcullis Test CA,O=Portcullis Test"} )");
+  ASSERT_TRUE(crl_left.has_value()) << text;
+  EXPECT_GT(*crl_left, 0);
+  EXPECT_LE(*crl_left, 31LL * 86400);  // the test CA's default_crl_days = 30
+
+  rapidjson::Document doc;
+  doc.Parse(endpoints.RenderStatus().c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  ASSERT_EQ(doc["tls"]["upstream_cas"].Size(), 1u);
+  EXPECT_STREQ(doc["tls"]["upstream_cas"][0]["upstream"].GetString(), "billing");
+  EXPECT_STREQ(doc["tls"]["upstream_cas"][0]["file"].GetString(), other_ca.c_str());
+  ASSERT_EQ(doc["tls"]["crls"].Size(), 1u);
+  EXPECT_STREQ(doc["tls"]["crls"][0]["issuer"].GetString(),
+               "CN=Portcullis Test CA,O=Portcullis Test");
+  EXPECT_GT(doc["tls"]["crls"][0]["seconds_left"].GetInt64(), 0);
+}
+
+TEST_F(AdminEndpointsTest, TheCrlFamilyIsThereWithoutCrls) {
+  // The alert rules name it; an absent family would look like a gateway that does not export it.
+  std::string text = Get("/metrics").body;
+  EXPECT_NE(text.find("# TYPE portcullis_crl_next_update_seconds gauge\n"), std::string::npos);
+  EXPECT_EQ(text.find("portcullis_crl_next_update_seconds{"), std::string::npos);
 }
 
 }  // namespace

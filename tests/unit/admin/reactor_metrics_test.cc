@@ -170,5 +170,53 @@ TEST(ReactorMetricsRender, SumsCountersAndShowsGaugesPerReactor) {
   EXPECT_EQ(text.find("# TYPE portcullis_tls_handshakes_total", first + 1), std::string::npos);
 }
 
+TEST(ReactorMetricsRender, UpstreamLatencyIsAHistogramPerHttpUpstream) {
+  Config config = ConfigWithUpstreams({"billing", "files", "quiet"});
+  config.upstreams["files"].kind = UpstreamConfig::Kind::kStdio;
+  ReactorMetrics r0(config);
+  ReactorMetrics r1(config);
+  r0.ObserveUpstreamLatency("billing", 700);
+  r1.ObserveUpstreamLatency("billing", 30000);
+  r1.ObserveUpstreamLatency("billing", 12000000);  // past the last bound: +Inf only
+  EXPECT_EQ(r1.upstream_latency(r1.UpstreamIndex("billing")).sum_us.load(), 12030000u);
+
+  const ReactorMetrics* reactors[] = {&r0, &r1};
+  admin::PrometheusText out;
+  admin::AppendReactorMetrics(reactors, &out);
+  const std::string& text = out.text();
+  EXPECT_TRUE(Contains(text, "# TYPE portcullis_upstream_duration_seconds histogram")) << text;
+  EXPECT_TRUE(Contains(
+      text, R"(portcullis_upstream_duration_seconds_bucket{upstream="billing",le="0.0005"} 0)"));
+  EXPECT_TRUE(Contains(
+      text, R"(portcullis_upstream_duration_seconds_bucket{upstream="billing",le="0.001"} 1)"));
+  EXPECT_TRUE(Contains(
+      text, R"(portcullis_upstream_duration_seconds_bucket{upstream="billing",le="0.05"} 2)"));
+  EXPECT_TRUE(Contains(
+      text, R"(portcullis_upstream_duration_seconds_bucket{upstream="billing",le="10"} 2)"));
+  EXPECT_TRUE(Contains(
+      text, R"(portcullis_upstream_duration_seconds_bucket{upstream="billing",le="+Inf"} 3)"));
+  EXPECT_TRUE(Contains(text, R"(portcullis_upstream_duration_seconds_sum{upstream="billing"} )"
+                             "12.0307"));
+  EXPECT_TRUE(
+      Contains(text, R"(portcullis_upstream_duration_seconds_count{upstream="billing"} 3)"));
+  // An HTTP upstream nothing was sent to yet is there, at zero, so that rate() works at once.
+  EXPECT_TRUE(Contains(text, R"(portcullis_upstream_duration_seconds_count{upstream="quiet"} 0)"));
+  // A stdio upstream has no HTTP round trip, and nothing unrouted was ever proxied.
+  EXPECT_EQ(text.find(R"(portcullis_upstream_duration_seconds_count{upstream="files"})"),
+            std::string::npos);
+  EXPECT_EQ(text.find(R"x(portcullis_upstream_duration_seconds_count{upstream="(none)"})x"),
+            std::string::npos);
+}
+
+TEST(ReactorMetricsRender, UpstreamLatencyFamilyIsThereWithoutUpstreams) {
+  // Dashboards and alerts that name the family must find it on every gateway.
+  ReactorMetrics r0(Config{});
+  const ReactorMetrics* reactors[] = {&r0};
+  admin::PrometheusText out;
+  admin::AppendReactorMetrics(reactors, &out);
+  EXPECT_TRUE(Contains(out.text(), "# TYPE portcullis_upstream_duration_seconds histogram"));
+  EXPECT_EQ(out.text().find("portcullis_upstream_duration_seconds_bucket"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace portcullis::reactor
