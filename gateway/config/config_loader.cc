@@ -548,6 +548,13 @@ class Loader {
                  tls.ticket_key_file.clear();
                } else if (v.is_string()) {
                  ReadPath(v, p, &tls.ticket_key_file);
+                 // wolfSSL 5.5.4's tickets carry no peer certificate (notes/wolfssl-libuv.md
+                 // §4): a ticket from another replica would resume without an identity, which
+                 // the gateway refuses. Say so rather than let the key look effective.
+                 Warn(v.loc, p,
+                      "ignored: shared ticket keys cannot carry the client identity across "
+                      "replicas with this wolfSSL (5.5.4); each replica resumes only its own "
+                      "sessions (docs/OPERATIONS.md \"Resumption across replicas\")");
                } else {
                  TypeError(v, p, "a file name or null");
                }
