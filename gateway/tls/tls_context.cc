@@ -154,10 +154,11 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsConfig& co
   // configured, and TlsSession refuses a resumed session that comes back without a
   // certificate.
   wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
-  if (!config.session_tickets) {
-    wolfSSL_CTX_NoTicketTLSv12(ctx);
-    wolfSSL_CTX_no_ticket_TLSv13(ctx);
-  }
+  // A TLS 1.2 ticket never brings the peer certificate back in 5.5.4, so every TLS 1.2
+  // resumption would be refused (and the client would see a dropped connection, not a full
+  // handshake): TLS 1.2 tickets are never issued; TLS 1.2 clients always do a full handshake.
+  wolfSSL_CTX_NoTicketTLSv12(ctx);
+  if (!config.session_tickets) wolfSSL_CTX_no_ticket_TLSv13(ctx);
 
   InstallMemoryIo(ctx);
   return std::shared_ptr<const TlsContext>(
