@@ -121,8 +121,9 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsConfig& co
   }
 
   if (config.client_ca.empty()) {
-    return Status::Error("tls.client_ca: at least one CA is required (clients must present a "
-                         "certificate)");
+    return Status::Error(
+        "tls.client_ca: at least one CA is required (clients must present a "
+        "certificate)");
   }
   for (const std::string& ca : config.client_ca) {
     if (int rc = wolfSSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);

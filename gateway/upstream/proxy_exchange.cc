@@ -4,20 +4,20 @@
 #include <uv.h>
 
 #include "gateway/audit/anomaly_monitor.h"
-#include "gateway/http/response_head.h"
-#include "gateway/mcp/jsonrpc_message.h"
 #include "gateway/audit/identity_summary.h"
-#include "gateway/upstream/detached_request.h"
-#include "gateway/upstream/upstream_request.h"
+#include "gateway/http/response_head.h"
 #include "gateway/mcp/jsonrpc_error.h"
+#include "gateway/mcp/jsonrpc_message.h"
+#include "gateway/upstream/detached_request.h"
 #include "gateway/upstream/upstream_connection.h"
 #include "gateway/upstream/upstream_pool.h"
+#include "gateway/upstream/upstream_request.h"
 
 namespace portcullis::upstream {
 
 ProxyExchange::ProxyExchange(UpstreamPool* pool, const UpstreamConfig* upstream,
-                             http::ResponseWriter* writer, std::string request,
-                             std::string id_json, ResponseRules rules)
+                             http::ResponseWriter* writer, std::string request, std::string id_json,
+                             ResponseRules rules)
     : pool_(pool),
       upstream_(upstream),
       writer_(writer),
@@ -100,8 +100,8 @@ void ProxyExchange::OnUpstreamHead(int status, http::HeaderList headers,
       return;
     }
   }
-  if (event_stream && mode_ == BodyMode::kStream && rules_.guard_server_requests &&
-      rules_.policy && rules_.identity) {
+  if (event_stream && mode_ == BodyMode::kStream && rules_.guard_server_requests && rules_.policy &&
+      rules_.identity) {
     mode_ = BodyMode::kGuardSse;
   }
   head_written_ = true;

@@ -24,7 +24,7 @@
 namespace portcullis::audit {
 class AnomalyMonitor;
 class AuditSink;
-}
+}  // namespace portcullis::audit
 
 namespace portcullis::upstream {
 

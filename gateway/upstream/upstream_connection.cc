@@ -28,13 +28,20 @@ char* ThreadReadBuffer() {
 
 std::string_view UpstreamErrorName(UpstreamError error) {
   switch (error) {
-    case UpstreamError::kResolve: return "resolve";
-    case UpstreamError::kRefused: return "refused";
-    case UpstreamError::kConnectTimeout: return "connect_timeout";
-    case UpstreamError::kResponseTimeout: return "response_timeout";
-    case UpstreamError::kReset: return "reset";
-    case UpstreamError::kProtocol: return "protocol";
-    case UpstreamError::kTls: return "tls_failed";
+    case UpstreamError::kResolve:
+      return "resolve";
+    case UpstreamError::kRefused:
+      return "refused";
+    case UpstreamError::kConnectTimeout:
+      return "connect_timeout";
+    case UpstreamError::kResponseTimeout:
+      return "response_timeout";
+    case UpstreamError::kReset:
+      return "reset";
+    case UpstreamError::kProtocol:
+      return "protocol";
+    case UpstreamError::kTls:
+      return "tls_failed";
   }
   return "unknown";
 }
@@ -66,10 +73,10 @@ void UpstreamConnection::Resolve() {
   // Literal addresses skip the resolver; names go through libuv's thread pool, never
   // blocking the loop.
   sockaddr_storage ss = {};
-  if (uv_ip4_addr(upstream_->host.c_str(), upstream_->port,
-                  reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
-      uv_ip6_addr(upstream_->host.c_str(), upstream_->port,
-                  reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+  if (uv_ip4_addr(upstream_->host.c_str(), upstream_->port, reinterpret_cast<sockaddr_in*>(&ss)) ==
+          0 ||
+      uv_ip6_addr(upstream_->host.c_str(), upstream_->port, reinterpret_cast<sockaddr_in6*>(&ss)) ==
+          0) {
     Connect(reinterpret_cast<sockaddr*>(&ss));
     return;
   }
@@ -78,8 +85,8 @@ void UpstreamConnection::Resolve() {
   hints.ai_socktype = SOCK_STREAM;
   resolve_req_.data = this;
   std::string port = std::to_string(upstream_->port);
-  int rc = uv_getaddrinfo(loop_, &resolve_req_, OnResolved, upstream_->host.c_str(),
-                          port.c_str(), &hints);
+  int rc = uv_getaddrinfo(loop_, &resolve_req_, OnResolved, upstream_->host.c_str(), port.c_str(),
+                          &hints);
   if (rc != 0) {
     Fail(UpstreamError::kResolve, upstream_->host + ": " + uv_strerror(rc));
     return;
@@ -365,13 +372,13 @@ void UpstreamConnection::OnTimer(uv_timer_t* timer) {
                "TLS handshake failed: HANDSHAKE_TIMEOUT: no TLS handshake within " +
                    std::to_string(self->upstream_->connect_timeout_ms) + " ms");
   } else if (!self->connected_) {
-    self->Fail(UpstreamError::kConnectTimeout,
-               "no connection within " + std::to_string(self->upstream_->connect_timeout_ms) +
-                   " ms");
+    self->Fail(
+        UpstreamError::kConnectTimeout,
+        "no connection within " + std::to_string(self->upstream_->connect_timeout_ms) + " ms");
   } else {
-    self->Fail(UpstreamError::kResponseTimeout,
-               "no response within " + std::to_string(self->upstream_->response_timeout_ms) +
-                   " ms");
+    self->Fail(
+        UpstreamError::kResponseTimeout,
+        "no response within " + std::to_string(self->upstream_->response_timeout_ms) + " ms");
   }
 }
 

@@ -36,8 +36,7 @@ class UpstreamSink {
   // `retryable`: the request failed on a reused keep-alive connection before any response
   // byte arrived, the race where the upstream closed an idle connection just as it was
   // reused; it is safe to send the request again on a fresh connection.
-  virtual void OnUpstreamError(UpstreamError error, const std::string& detail,
-                               bool retryable) = 0;
+  virtual void OnUpstreamError(UpstreamError error, const std::string& detail, bool retryable) = 0;
 };
 
 }  // namespace portcullis::upstream

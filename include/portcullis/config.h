@@ -17,7 +17,7 @@
 namespace portcullis {
 
 struct ListenAddress {
-  std::string host;  // literal IPv4 or IPv6 address, without brackets ("0.0.0.0", "::1")
+  std::string host;   // literal IPv4 or IPv6 address, without brackets ("0.0.0.0", "::1")
   uint16_t port = 0;  // 0 = any free port (tests); the bound port is logged
   std::string ToString() const;  // "127.0.0.1:8443", "[::1]:8443"
 };
@@ -45,7 +45,7 @@ struct UpstreamConfig {
   std::string scheme;  // "http" or "https"
   std::string host;    // host name or literal address, without brackets
   uint16_t port = 0;
-  std::string path;  // "/mcp"; always starts with '/'
+  std::string path;                        // "/mcp"; always starts with '/'
   std::string ca, cert, key, server_name;  // https upstreams (upstream mTLS)
   // kStdio: argv and the only environment the child gets (plus PATH and HOME).
   std::vector<std::string> command;
@@ -53,7 +53,7 @@ struct UpstreamConfig {
   uint32_t max_sessions = 64;
   uint32_t connect_timeout_ms = 5000;
   uint32_t response_timeout_ms = 60000;  // until the upstream's response headers arrive
-  bool pass_authorization = false;  // forward the client's Authorization header (off: never)
+  bool pass_authorization = false;       // forward the client's Authorization header (off: never)
 };
 
 struct AuditConfig {
@@ -75,8 +75,8 @@ struct AnomalyConfig {
   Window handshake_failures{10, 60};  // per peer address
   Window non_tls{3, 60};              // plaintext or other bytes on the TLS port, per address
   Window denials{10, 60};             // policy denials per identity (tool probing)
-  Window malformed{5, 60};            // bad JSON, batches, header mismatches, oversized, per address
-  uint32_t cert_expiry_days = 14;     // a client certificate expiring this soon
+  Window malformed{5, 60};         // bad JSON, batches, header mismatches, oversized, per address
+  uint32_t cert_expiry_days = 14;  // a client certificate expiring this soon
 };
 
 // One CIDR block of an access list ("10.0.0.0/8", "::1/128"), parsed and validated by the

@@ -25,9 +25,8 @@ using testing::SseEvent;
 using testing::SseReader;
 
 constexpr char kToolsList[] = R"({"jsonrpc":"2.0","id":"list-1","method":"tools/list"})";
-constexpr char kEcho[] =
-    R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo",)"
-    R"("arguments":{"message":"through a pipe"}}})";
+constexpr char kEcho[] = R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo",)"
+                         R"("arguments":{"message":"through a pipe"}}})";
 
 // The single JSON-RPC message of an SSE reply body (the last "data:" payload).
 std::string LastEventData(const std::string& body) {
@@ -66,10 +65,10 @@ class GatewaySessions : public GatewayTestBase {
   // pid to a file, so the test can watch the process.
   std::string StdioUpstream(const std::string& name, const std::string& more = "") {
     std::string pid_dir = dir_.path();
-    std::string command = "echo $$ >> " + pid_dir + "/" + name + ".pids; exec " +
-                          ExampleServerPath();
-    std::string member = "\"" + name + "\": {\"command\": [\"/bin/sh\", \"-c\", " +
-                         JsonString(command) + "]";
+    std::string command =
+        "echo $$ >> " + pid_dir + "/" + name + ".pids; exec " + ExampleServerPath();
+    std::string member =
+        "\"" + name + "\": {\"command\": [\"/bin/sh\", \"-c\", " + JsonString(command) + "]";
     if (!more.empty()) member += ", " + more;
     return member + "}";
   }
@@ -96,8 +95,8 @@ TEST_F(GatewaySessions, StdioSessionServesInitializeListCallAndDelete) {
   auto client = Connect(pki().client());
   ASSERT_TRUE(client);
 
-  auto init = testing::Request(*client, "POST", "/mcp/files", JsonHeaders(), kInitialize,
-                               kRequestMs);
+  auto init =
+      testing::Request(*client, "POST", "/mcp/files", JsonHeaders(), kInitialize, kRequestMs);
   ASSERT_TRUE(init.ok()) << init.error();
   ASSERT_EQ(init->status, 200) << init->body;
   EXPECT_EQ(init->Header("Content-Type"), "text/event-stream");
@@ -108,21 +107,21 @@ TEST_F(GatewaySessions, StdioSessionServesInitializeListCallAndDelete) {
   EXPECT_EQ(JsonRpcIdText(reply), "1") << reply;  // the client's id, restored
   EXPECT_NE(reply.find("serverInfo"), std::string::npos) << reply;
 
-  auto ack = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session),
-                              kInitialized, kRequestMs);
+  auto ack = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), kInitialized,
+                              kRequestMs);
   ASSERT_TRUE(ack.ok()) << ack.error();
   EXPECT_EQ(ack->status, 202);
 
-  auto list = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session),
-                               kToolsList, kRequestMs);
+  auto list = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), kToolsList,
+                               kRequestMs);
   ASSERT_TRUE(list.ok()) << list.error();
   ASSERT_EQ(list->status, 200);
   std::string tools = LastEventData(list->body);
   EXPECT_EQ(JsonRpcIdText(tools), "\"list-1\"");
   EXPECT_NE(tools.find("\"echo\""), std::string::npos) << tools;
 
-  auto call = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), kEcho,
-                               kRequestMs);
+  auto call =
+      testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), kEcho, kRequestMs);
   ASSERT_TRUE(call.ok()) << call.error();
   EXPECT_NE(call->body.find("through a pipe"), std::string::npos) << call->body;
 
@@ -130,8 +129,8 @@ TEST_F(GatewaySessions, StdioSessionServesInitializeListCallAndDelete) {
   ASSERT_EQ(pids.size(), 1u);
   EXPECT_TRUE(ProcessAlive(pids[0]));
 
-  auto del = testing::Request(*client, "DELETE", "/mcp/files", SessionHeaders(*session), "",
-                              kRequestMs);
+  auto del =
+      testing::Request(*client, "DELETE", "/mcp/files", SessionHeaders(*session), "", kRequestMs);
   ASSERT_TRUE(del.ok()) << del.error();
   EXPECT_EQ(del->status, 200);
   // The process ends (stdin closed) and is reaped: no zombie under the gateway.
@@ -142,8 +141,8 @@ TEST_F(GatewaySessions, StdioSessionServesInitializeListCallAndDelete) {
   EXPECT_FALSE(ProcessAlive(pids[0]));
   EXPECT_EQ(ZombieChildren(gateway_.process().process().pid()), 0);
 
-  auto after = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session),
-                                kToolsList, kRequestMs);
+  auto after = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), kToolsList,
+                                kRequestMs);
   ASSERT_TRUE(after.ok()) << after.error();
   EXPECT_EQ(after->status, 404);
   EXPECT_EQ(JsonRpcErrorCode(after->body), -32008);
@@ -166,8 +165,8 @@ TEST_F(GatewaySessions, ProgressArrivesBeforeTheResult) {
   const std::string call =
       R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slow_count",)"
       R"("arguments":{"n":3,"interval_ms":50},"_meta":{"progressToken":"p-1"}}})";
-  auto reader = SseReader::Open(*client, "POST", "/mcp/files", SessionHeaders(*session), call,
-                                kRequestMs);
+  auto reader =
+      SseReader::Open(*client, "POST", "/mcp/files", SessionHeaders(*session), call, kRequestMs);
   ASSERT_TRUE(reader.ok()) << reader.error();
   ASSERT_EQ((*reader)->response().status, 200);
   std::vector<std::string> order;
@@ -205,9 +204,10 @@ TEST_F(GatewaySessions, RequestsOnAnyReactorReachTheSession) {
   for (int i = 0; i < kConnections; ++i) {
     auto client = Connect(pki().client());
     ASSERT_TRUE(client);
-    std::string body = R"({"jsonrpc":"2.0","id":)" + std::to_string(100 + i) +
-                       R"(,"method":"tools/call","params":{"name":"echo","arguments":{"message":"c)" +
-                       std::to_string(i) + R"("}}})";
+    std::string body =
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(100 + i) +
+        R"(,"method":"tools/call","params":{"name":"echo","arguments":{"message":"c)" +
+        std::to_string(i) + R"("}}})";
     auto reply =
         testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), body, kRequestMs);
     ASSERT_TRUE(reply.ok()) << reply.error();
@@ -266,8 +266,8 @@ TEST_F(GatewaySessions, SessionsAreBoundToTheIdentityThatOpenedThem) {
   ASSERT_TRUE(other_cert.ok()) << other_cert.error();
   auto thief = Connect(*other_cert);
   ASSERT_TRUE(thief);
-  auto stolen = testing::Request(*thief, "POST", "/mcp/files", SessionHeaders(*session),
-                                 kToolsList, kRequestMs);
+  auto stolen = testing::Request(*thief, "POST", "/mcp/files", SessionHeaders(*session), kToolsList,
+                                 kRequestMs);
   ASSERT_TRUE(stolen.ok()) << stolen.error();
   EXPECT_EQ(stolen->status, 403);
   auto forged = testing::Request(*owner, "POST", "/mcp/files", SessionHeaders("AAAA" + *session),
@@ -295,8 +295,8 @@ TEST_F(GatewaySessions, MaxSessionsRefusesTheNextWith503) {
   EXPECT_TRUE(second->HasHeader("Retry-After"));
   EXPECT_NE(second->body.find("max_sessions"), std::string::npos) << second->body;
   // Ending the first frees its place.
-  auto del = testing::Request(*client, "DELETE", "/mcp/files", SessionHeaders(*first), "",
-                              kRequestMs);
+  auto del =
+      testing::Request(*client, "DELETE", "/mcp/files", SessionHeaders(*first), "", kRequestMs);
   ASSERT_TRUE(del.ok()) << del.error();
   auto third = OpenMcpSession(*client, "/mcp/files");
   EXPECT_TRUE(third.ok()) << third.error();
@@ -343,12 +343,12 @@ TEST_F(GatewaySessions, IdleSessionsEnd) {
   ASSERT_TRUE(client);
   auto session = OpenMcpSession(*client, "/mcp/files");
   ASSERT_TRUE(session.ok()) << session.error();
-  AuditLog log = gateway_.WaitFor(
-      [](const AuditLog& l) { return !l.Events("mcp.session_closed").empty(); });
+  AuditLog log =
+      gateway_.WaitFor([](const AuditLog& l) { return !l.Events("mcp.session_closed").empty(); });
   ASSERT_EQ(log.Events("mcp.session_closed").size(), 1u);
   EXPECT_NE(JStr(*log.Events("mcp.session_closed")[0], "reason").find("idle"), std::string::npos);
-  auto late = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session),
-                               kToolsList, kRequestMs);
+  auto late = testing::Request(*client, "POST", "/mcp/files", SessionHeaders(*session), kToolsList,
+                               kRequestMs);
   ASSERT_TRUE(late.ok()) << late.error();
   EXPECT_EQ(late->status, 404);
 }
@@ -383,8 +383,8 @@ class LegacySse : public GatewaySessions {
   void Post(const std::string& body) {
     std::string path = endpoint_.substr(0, endpoint_.find('?'));
     std::string query = endpoint_.substr(endpoint_.find('?'));
-    auto reply = testing::Request(*post_client_, "POST", path + query, JsonHeaders(), body,
-                                  kRequestMs);
+    auto reply =
+        testing::Request(*post_client_, "POST", path + query, JsonHeaders(), body, kRequestMs);
     ASSERT_TRUE(reply.ok()) << reply.error();
     EXPECT_EQ(reply->status, 202) << reply->body;
   }
@@ -422,8 +422,8 @@ TEST_F(LegacySse, InFrontOfAStdioServer) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_FALSE(ProcessAlive(pids[0]));
-  auto late = testing::Request(*post_client_, "POST", endpoint_, JsonHeaders(), kToolsList,
-                               kRequestMs);
+  auto late =
+      testing::Request(*post_client_, "POST", endpoint_, JsonHeaders(), kToolsList, kRequestMs);
   ASSERT_TRUE(late.ok()) << late.error();
   EXPECT_EQ(late->status, 404);
 }
