@@ -35,6 +35,8 @@ constexpr char kUsage[] =
     "  --ciphers LIST       wolfSSL cipher list (default: the gateway's AEAD/ECDHE list)\n"
     "  --resume             handshake: resume (TLS 1.3 tickets, TLS 1.2 session ids); each\n"
     "                       connection slot first makes one full handshake, not counted\n"
+    "  --plain              request: plain HTTP over TCP, no TLS (e.g. straight to a proxy's\n"
+    "                       upstream, to see what the proxy adds); excludes the flags above\n"
     "Load (every run is bounded by --count and/or --duration):\n"
     "  --count N            operations to attempt: handshakes, requests, idle connections\n"
     "  --duration S         seconds of measurement (default 10 when --count is not given)\n"
@@ -145,7 +147,7 @@ Result<BenchOptions> ParseOptions(const std::vector<std::string>& args, bool* he
   BenchOptions o;
   std::vector<std::string> positional;
   // Flags seen, to reject the ones that mean nothing in the chosen mode.
-  bool has_rate = false, has_hold = false, has_request_flags = false;
+  bool has_rate = false, has_hold = false, has_request_flags = false, has_tls_flags = false;
 
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
@@ -183,30 +185,41 @@ Result<BenchOptions> ParseOptions(const std::vector<std::string>& args, bool* he
     } else if (flag == "--ca") {
       PORTCULLIS_TAKE(v);
       o.ca_file = *v;
+      has_tls_flags = true;
     } else if (flag == "--insecure") {
       if (Status s = no_value(); !s.ok()) return s;
       o.insecure = true;
+      has_tls_flags = true;
     } else if (flag == "--cert") {
       PORTCULLIS_TAKE(v);
       o.cert_file = *v;
+      has_tls_flags = true;
     } else if (flag == "--key") {
       PORTCULLIS_TAKE(v);
       o.key_file = *v;
+      has_tls_flags = true;
     } else if (flag == "--sni" || flag == "--servername") {
       PORTCULLIS_TAKE(v);
       o.sni = *v;
+      has_tls_flags = true;
     } else if (flag == "--tls") {
       PORTCULLIS_TAKE(v);
       if (*v != "1.2" && *v != "1.3") {
         return Status::Error("--tls: expected 1.2 or 1.3, got \"" + *v + "\"");
       }
       o.tls_version = *v;
+      has_tls_flags = true;
     } else if (flag == "--ciphers") {
       PORTCULLIS_TAKE(v);
       o.ciphers = *v;
+      has_tls_flags = true;
     } else if (flag == "--resume") {
       if (Status s = no_value(); !s.ok()) return s;
       o.resume = true;
+      has_tls_flags = true;
+    } else if (flag == "--plain") {
+      if (Status s = no_value(); !s.ok()) return s;
+      o.plain = true;
     } else if (flag == "--count") {
       PORTCULLIS_TAKE(v);
       Result<uint64_t> n = ParseUnsigned(flag, *v, 1, kMaxCount);
@@ -309,6 +322,14 @@ Result<BenchOptions> ParseOptions(const std::vector<std::string>& args, bool* he
   o.host = target->host;
   o.port = target->port;
 
+  if (o.plain && o.mode != Mode::kRequest) {
+    return Status::Error("--plain is for the request mode (handshake and idle measure TLS itself)");
+  }
+  if (o.plain && has_tls_flags) {
+    return Status::Error(
+        "--plain sends no TLS: --ca, --insecure, --cert, --key, --sni, --tls, --ciphers and "
+        "--resume do not apply");
+  }
   if (o.cert_file.empty() != o.key_file.empty()) {
     return Status::Error("--cert and --key go together");
   }

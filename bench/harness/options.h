@@ -41,6 +41,9 @@ struct BenchOptions {
   std::string tls_version;  // "" (1.2 or 1.3, the highest both offer), "1.2" or "1.3"
   std::string ciphers;      // wolfSSL cipher list; empty = the gateway's defaults
   bool resume = false;      // handshake: resume sessions (tickets / session ids)
+  // request: plain HTTP over TCP, no TLS at all (the baseline a TLS proxy's cost is measured
+  // against: the same requests sent straight to its upstream).
+  bool plain = false;
 
   // Load.
   uint32_t threads = 1;

@@ -112,16 +112,33 @@ void Histogram(JsonWriter& w, const LatencyHistogram& h) {
   w.EndObject();
 }
 
+void TlsSettings(JsonWriter& w, const BenchOptions& o) {
+  w.StartObject();
+  Key(w, "version");
+  Str(w, o.tls_version.empty() ? "any" : o.tls_version);
+  Key(w, "mtls");
+  w.Bool(!o.cert_file.empty());
+  Key(w, "resume");
+  w.Bool(o.resume);
+  Key(w, "verify");
+  w.Bool(!o.insecure);
+  w.EndObject();
+}
+
 }  // namespace
 
 std::string RenderText(const Report& r) {
   const BenchOptions& o = r.options;
   const RunStats& s = r.stats;
   std::ostringstream out;
-  out << "portcullis-bench " << ModeName(o.mode) << " " << r.target << ": TLS "
-      << (o.tls_version.empty() ? "1.2/1.3" : o.tls_version)
-      << (o.cert_file.empty() ? ", server-only TLS" : ", mutual TLS")
-      << (o.resume ? ", resumed handshakes" : "") << "\n";
+  out << "portcullis-bench " << ModeName(o.mode) << " " << r.target << ": ";
+  if (o.plain) {
+    out << "plain HTTP, no TLS\n";
+  } else {
+    out << "TLS " << (o.tls_version.empty() ? "1.2/1.3" : o.tls_version)
+        << (o.cert_file.empty() ? ", server-only TLS" : ", mutual TLS")
+        << (o.resume ? ", resumed handshakes" : "") << "\n";
+  }
 
   out << "  load        " << o.threads << (o.threads == 1 ? " thread" : " threads");
   if (o.mode == Mode::kIdle) {
@@ -246,16 +263,11 @@ std::string RenderJson(const Report& r) {
   Key(w, "target");
   Str(w, r.target);
   Key(w, "tls");
-  w.StartObject();
-  Key(w, "version");
-  Str(w, o.tls_version.empty() ? "any" : o.tls_version);
-  Key(w, "mtls");
-  w.Bool(!o.cert_file.empty());
-  Key(w, "resume");
-  w.Bool(o.resume);
-  Key(w, "verify");
-  w.Bool(!o.insecure);
-  w.EndObject();
+  if (o.plain) {
+    w.Null();  // --plain: no TLS at all
+  } else {
+    TlsSettings(w, o);
+  }
   Key(w, "threads");
   w.Uint(o.threads);
   Key(w, "concurrency");

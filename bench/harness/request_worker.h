@@ -1,11 +1,11 @@
 // RequestWorker: the request mode on one thread. Each connection slot keeps one keep-alive
-// TLS connection (opened, and initialized with --init, before the measurement) and carries one
-// request at a time. Closed loop: a slot sends its next request as soon as the previous answer
-// arrived. Open loop (--rate): request k is due at start + k/rate; a due request goes out on
-// the next free slot, and its latency counts from the time it was due, not from when a slot
-// became free, so a slow server cannot hide its queueing (no coordinated omission). Due
-// requests that never found a free slot before the end are reported as the backlog. A slot
-// whose connection was closed reconnects for its next request (counted in `connections`).
+// connection, TLS or (--plain) plain TCP (opened, and initialized with --init, before the
+// measurement) and carries one request at a time. Closed loop: a slot sends its next request as
+// soon as the previous answer arrived. Open loop (--rate): request k is due at start + k/rate; a
+// due request goes out on the next free slot, and its latency counts from the time it was due, not
+// from when a slot became free, so a slow server cannot hide its queueing (no coordinated
+// omission). Due requests that never found a free slot before the end are reported as the backlog.
+// A slot whose connection was closed reconnects for its next request (counted in `connections`).
 // Thread-safety: as Worker.
 #pragma once
 

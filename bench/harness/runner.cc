@@ -121,9 +121,14 @@ Result<Report> RunBench(const BenchOptions& options, std::ostream& progress) {
   if (Status s = EnsureFileDescriptors(connections); !s.ok()) {
     return s;
   }
-  Result<std::unique_ptr<ClientTlsContext>> tls = ClientTlsContext::Create(options);
-  if (!tls.ok()) {
-    return tls.status();
+  // --plain: no context, and the connections leave the TLS layer out.
+  std::unique_ptr<ClientTlsContext> tls;
+  if (!options.plain) {
+    Result<std::unique_ptr<ClientTlsContext>> created = ClientTlsContext::Create(options);
+    if (!created.ok()) {
+      return created.status();
+    }
+    tls = std::move(created).value();
   }
   ServerUsage usage;
   if (options.server_pid != 0) {
@@ -146,7 +151,7 @@ Result<Report> RunBench(const BenchOptions& options, std::ostream& progress) {
   for (uint32_t i = 0; i < threads; ++i) {
     WorkerConfig config;
     config.options = &options;
-    config.tls = tls->get();
+    config.tls = tls.get();
     config.address = *address;
     config.index = i;
     config.concurrency =

@@ -28,17 +28,19 @@ bool LooksLikeTls(int first_byte) {
 
 TlsClientConn* TlsClientConn::Start(uv_loop_t* loop, const Options& options, Delegate* delegate) {
   auto* c = new TlsClientConn(loop, options, delegate);
-  c->ssl_ = options.tls->NewSession(&c->io_, &c->cert_requested_);
-  if (c->ssl_ == nullptr) {
-    c->FailLater({"CONNECT_FAILED", "cannot create a TLS session (SNI or name to verify)"});
-    return c;
+  if (!c->plain()) {
+    c->ssl_ = options.tls->NewSession(&c->io_, &c->cert_requested_);
+    if (c->ssl_ == nullptr) {
+      c->FailLater({"CONNECT_FAILED", "cannot create a TLS session (SNI or name to verify)"});
+      return c;
+    }
+    if (options.session != nullptr &&
+        wolfSSL_set_session(c->ssl_, options.session) != WOLFSSL_SUCCESS) {
+      // An expired or unusable session: this becomes a full handshake, which resumed() shows.
+      wolfSSL_ERR_clear_error();
+    }
   }
-  if (options.session != nullptr &&
-      wolfSSL_set_session(c->ssl_, options.session) != WOLFSSL_SUCCESS) {
-    // An expired or unusable session: this becomes a full handshake, which resumed() shows.
-    wolfSSL_ERR_clear_error();
-  }
-  c->ArmTimeout(options.handshake_timeout_ms, "HANDSHAKE_TIMEOUT");
+  c->ArmTimeout(options.handshake_timeout_ms, c->plain() ? "CONNECT_TIMEOUT" : "HANDSHAKE_TIMEOUT");
   int rc = uv_tcp_connect(&c->connect_req_, &c->tcp_, options.address, OnConnect);
   if (rc != 0) {
     c->FailLater(FailureFromUv(rc, "connect", false));
@@ -112,6 +114,10 @@ void TlsClientConn::OnConnect(uv_connect_t* req, int status) {
     self->Fail(FailureFromUv(rc, "read", false));
     return;
   }
+  if (self->plain()) {
+    self->HandshakeComplete();  // nothing to negotiate: connected is open
+    return;
+  }
   self->Drive();  // sends the ClientHello
 }
 
@@ -127,7 +133,7 @@ void TlsClientConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
   }
   if (nread < 0) {
     uv_read_stop(stream);
-    if (nread == UV_EOF || self->state_ == State::kConfirming) {
+    if (!self->plain() && (nread == UV_EOF || self->state_ == State::kConfirming)) {
       // wolfSSL sees the end once it has consumed what came before (an alert, say).
       self->io_.peer_closed = true;
       self->Drive();
@@ -137,6 +143,11 @@ void TlsClientConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
       return;
     }
     self->Fail(FailureFromUv(static_cast<int>(nread), "read", self->handshake_done_));
+    return;
+  }
+  if (self->plain()) {
+    // The delegate copies what it keeps: the buffer is reused by the next read.
+    self->delegate_->OnPlaintext(self, std::string_view(buf->base, static_cast<size_t>(nread)));
     return;
   }
   if (self->first_byte_ < 0) {
@@ -180,7 +191,7 @@ void TlsClientConn::HandshakeComplete() {
   handshake_done_ = true;
   handshake_ns_ = uv_hrtime();
   ArmTimeout(0, "");
-  if (!close_after_handshake_) {
+  if (!close_after_handshake_ || plain()) {
     state_ = State::kOpen;
     confirmed_ = true;
     delegate_->OnHandshake(this);
@@ -255,6 +266,11 @@ void TlsClientConn::ReadPlaintext() {
 bool TlsClientConn::Write(std::string_view plaintext) {
   if (!open()) {
     return false;
+  }
+  if (plain()) {
+    io_.out.append(plaintext);  // the outgoing buffer, sent as it is
+    Flush();
+    return !closing_;
   }
   size_t done = 0;
   while (done < plaintext.size()) {
@@ -339,6 +355,7 @@ void TlsClientConn::OnTimer(uv_timer_t* timer) {
   std::string detail = self->state_ == State::kConfirming
                            ? "no answer to close_notify after the handshake"
                        : self->state_ == State::kOpen ? "no complete response in time"
+                       : self->plain()                ? "no connection in time"
                                                       : "no complete handshake in time";
   self->Fail({self->timeout_reason_, detail});
 }
@@ -385,7 +402,9 @@ void TlsClientConn::Close() {
   }
   closing_ = true;
   if (state_ == State::kOpen && connected_ && !handles_closing_) {
-    (void)wolfSSL_shutdown(ssl_);
+    if (!plain()) {
+      (void)wolfSSL_shutdown(ssl_);
+    }
     Flush();
     if (!fin_sent_) {
       SendFin();

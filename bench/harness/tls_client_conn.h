@@ -13,6 +13,12 @@
 // server answered with its own close_notify or a close rather than an alert; a TLS 1.2
 // handshake is already confirmed by the server's Finished. Every wait is bounded by a timer.
 //
+// Without a TLS context (Options::tls null, the request mode's --plain) the TLS layer is a
+// pass-through: the connection is plain TCP, OnHandshake() means connected, OnPlaintext()
+// hands over the bytes as they arrive and Write() sends them as they are; everything else (the
+// timers, the failures, the close) is the same, so the request path does not know the
+// difference.
+//
 // Not thread-safe: a connection lives on the loop that started it. The delegate may call
 // Write(), ArmTimeout() and Close() from its callbacks.
 #pragma once
@@ -43,7 +49,7 @@ class TlsClientConn {
   };
 
   struct Options {
-    const ClientTlsContext* tls = nullptr;
+    const ClientTlsContext* tls = nullptr;  // null: plain TCP (not with close_after_handshake)
     const sockaddr* address = nullptr;
     WOLFSSL_SESSION* session = nullptr;  // offered for resumption; borrowed during Start()
     uint32_t handshake_timeout_ms = 10000;
@@ -56,7 +62,7 @@ class TlsClientConn {
   TlsClientConn(const TlsClientConn&) = delete;
   TlsClientConn& operator=(const TlsClientConn&) = delete;
 
-  // Encrypts and sends application data; false when the connection is not open.
+  // Encrypts (unless plain) and sends application data; false when the connection is not open.
   bool Write(std::string_view plaintext);
   // Fails the connection with `reason` unless disarmed (0) or re-armed within `ms`.
   void ArmTimeout(uint32_t ms, std::string reason);
@@ -97,6 +103,7 @@ class TlsClientConn {
   static void OnTimer(uv_timer_t* timer);
   static void OnHandleClosed(uv_handle_t* handle);
 
+  bool plain() const { return tls_ == nullptr; }
   void Drive();
   void HandshakeComplete();
   void ReadConfirmation();

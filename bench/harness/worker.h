@@ -22,7 +22,7 @@ namespace portcullis::bench {
 
 struct WorkerConfig {
   const BenchOptions* options = nullptr;
-  const ClientTlsContext* tls = nullptr;
+  const ClientTlsContext* tls = nullptr;  // null with --plain: plain TCP connections
   sockaddr_storage address{};
   uint32_t index = 0;
   uint32_t concurrency = 1;  // this worker's connections (idle: handshakes in flight)

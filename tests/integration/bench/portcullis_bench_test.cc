@@ -67,6 +67,8 @@ class PortcullisBench : public GatewayTestBase {
   }
 
   std::string Target() const { return "127.0.0.1:" + std::to_string(gateway_.port()); }
+  // The upstream itself, plain HTTP (for --plain).
+  std::string UpstreamTarget() const { return "127.0.0.1:" + std::to_string(example_.port()); }
 
   std::vector<std::string> Mtls(const CertKey& client) const {
     return {"--ca", pki().ca().cert, "--cert", client.cert, "--key", client.key};
@@ -75,7 +77,11 @@ class PortcullisBench : public GatewayTestBase {
 
   // portcullis-bench MODE TARGET args... --json --quiet; the JSON is parsed when exit is 0 or 1.
   BenchRun Bench(const std::string& mode, const std::vector<std::string>& args, bool json = true) {
-    std::vector<std::string> argv = {BenchPath(), mode, Target()};
+    return BenchAt(Target(), mode, args, json);
+  }
+  BenchRun BenchAt(const std::string& target, const std::string& mode,
+                   const std::vector<std::string>& args, bool json = true) {
+    std::vector<std::string> argv = {BenchPath(), mode, target};
     argv.insert(argv.end(), args.begin(), args.end());
     if (json) {
       argv.push_back("--json");
@@ -102,6 +108,9 @@ class PortcullisBench : public GatewayTestBase {
 
   // Fields every mode reports, and the count identity attempts = ok + failures.
   void ExpectCommonFields(const BenchRun& run, const char* ok_key) {
+    ExpectCommonFields(run, ok_key, Target());
+  }
+  void ExpectCommonFields(const BenchRun& run, const char* ok_key, const std::string& target) {
     const rapidjson::Document& j = run.json;
     ASSERT_TRUE(j.IsObject()) << run.out << run.err;
     for (const char* key :
@@ -112,7 +121,7 @@ class PortcullisBench : public GatewayTestBase {
     }
     EXPECT_EQ(U64(j, "attempts"), U64(j, ok_key) + U64(j, "failures")) << run.out;
     EXPECT_EQ(SumOf(j["failure_reasons"]), U64(j, "failures")) << run.out;
-    EXPECT_EQ(std::string(j["target"].GetString()), Target());
+    EXPECT_EQ(std::string(j["target"].GetString()), target);
     const rapidjson::Value& latency = j["latency_us"];
     for (const char* key : {"count", "min", "mean", "p50", "p90", "p99", "max"}) {
       EXPECT_TRUE(latency.HasMember(key)) << "latency_us." << key << " missing: " << run.out;
@@ -350,6 +359,90 @@ TEST_F(PortcullisBench, RequestsWithTheWrongCaAllFail) {
   EXPECT_EQ(U64(run.json["failure_reasons"], "CERTIFICATE_VERIFY_FAILED"), 3u) << run.out;
   // The connections set up before the measurement failed the same way.
   EXPECT_GT(U64(run.json["setup_failure_reasons"], "CERTIFICATE_VERIFY_FAILED"), 0u) << run.out;
+}
+
+// ---- request --plain: straight to the upstream, the baseline a proxy's cost is measured against
+
+TEST_F(PortcullisBench, PlainRequestsStraightToTheUpstreamAllSucceed) {
+  ASSERT_TRUE(example_.Start().ok());
+  BenchRun run = BenchAt(UpstreamTarget(), "request",
+                         {"--plain", "--path", "/mcp", "--count", "25", "--concurrency", "3",
+                          "--server-pid", std::to_string(example_.process().pid())});
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  ExpectCommonFields(run, "requests", UpstreamTarget());
+  const rapidjson::Document& j = run.json;
+  EXPECT_TRUE(j["tls"].IsNull()) << "no plain marker: " << run.out;
+  EXPECT_EQ(U64(j, "requests"), 25u);
+  EXPECT_EQ(U64(j, "failures"), 0u);
+  EXPECT_EQ(U64(j["status"], "200"), 25u) << run.out;
+  EXPECT_EQ(U64(j, "setup_failures"), 0u);
+  EXPECT_EQ(U64(j, "connections"), 0u) << "keep-alive connections were reopened: " << run.out;
+  EXPECT_EQ(std::string(j["path"].GetString()), "/mcp");
+  ASSERT_TRUE(j["server"].IsObject()) << run.out;
+  EXPECT_EQ(j["server"]["pid"].GetInt(), example_.process().pid());
+}
+
+TEST_F(PortcullisBench, PlainOpenLoopRateSendsEveryScheduledRequest) {
+  ASSERT_TRUE(example_.Start().ok());
+  BenchRun run = BenchAt(
+      UpstreamTarget(), "request",
+      {"--plain", "--path", "/mcp", "--count", "20", "--concurrency", "2", "--rate", "200"});
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  ExpectCommonFields(run, "requests", UpstreamTarget());
+  EXPECT_TRUE(run.json["tls"].IsNull()) << run.out;
+  EXPECT_EQ(U64(run.json, "requests"), 20u);
+  EXPECT_EQ(U64(run.json["status"], "200"), 20u) << run.out;
+  EXPECT_EQ(U64(run.json, "backlog"), 0u);
+  EXPECT_TRUE(run.json["rate"].IsNumber());
+}
+
+TEST_F(PortcullisBench, PlainInitAndSseWorkAgainstTheUpstream) {
+  ASSERT_TRUE(example_.Start().ok());
+  BenchRun run = BenchAt(
+      UpstreamTarget(), "request",
+      {"--plain", "--path", "/mcp", "--count", "4", "--concurrency", "2", "--init", "--sse"});
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  ExpectCommonFields(run, "requests", UpstreamTarget());
+  EXPECT_EQ(U64(run.json, "requests"), 4u);
+  EXPECT_EQ(U64(run.json["sse"], "replies"), 4u) << run.out;
+  EXPECT_EQ(U64(run.json["sse"]["first_event_us"], "count"), 4u) << run.out;
+}
+
+TEST_F(PortcullisBench, PlainTextReportSaysPlainHttp) {
+  ASSERT_TRUE(example_.Start().ok());
+  BenchRun run = BenchAt(UpstreamTarget(), "request", {"--plain", "--path", "/mcp", "--count", "3"},
+                         /*json=*/false);
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find(": plain HTTP"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("TLS 1."), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("requests    3 ok, 0 failed"), std::string::npos) << run.out;
+}
+
+TEST_F(PortcullisBench, PlainIsRefusedOutsideRequestModeAndWithTlsFlags) {
+  const std::string target = "127.0.0.1:1";
+  std::vector<std::vector<std::string>> cases = {
+      {"handshake", "--plain"},
+      {"idle", "--plain"},
+      {"request", "--plain", "--cert", "/x.pem", "--key", "/x.key"},
+      {"request", "--plain", "--key", "/x.key"},
+      {"request", "--plain", "--ca", "/x.pem"},
+      {"request", "--insecure", "--plain"},
+      {"request", "--plain", "--sni", "localhost"},
+      {"request", "--plain", "--tls", "1.3"},
+      {"request", "--plain", "--resume"},
+      {"request", "--plain", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+      {"request", "--plain=yes"},
+  };
+  for (const std::vector<std::string>& args : cases) {
+    std::vector<std::string> argv = {BenchPath(), args[0], target};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    Result<testing::CommandResult> result = testing::RunCommand(argv, kBenchTimeoutMs);
+    ASSERT_TRUE(result.ok()) << result.error();
+    EXPECT_EQ(result->exit_status, 2) << args[0] << " " << args.back() << ": " << result->err;
+    EXPECT_NE(result->err.find("portcullis-bench: "), std::string::npos) << result->err;
+    EXPECT_NE(result->err.find("--plain"), std::string::npos) << result->err;
+    EXPECT_TRUE(result->out.empty()) << result->out;
+  }
 }
 
 // ---- idle ----------------------------------------------------------------------------------
