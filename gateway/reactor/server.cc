@@ -15,6 +15,7 @@
 #include "gateway/admin/admin_server.h"
 #include "gateway/audit/anomaly_monitor.h"
 #include "gateway/config/policy_file.h"
+#include "gateway/reactor/folder_watch.h"
 #include "gateway/reactor/listen_socket.h"
 
 namespace portcullis::reactor {
@@ -68,7 +69,7 @@ constexpr uint64_t kReloadDebounceMs = 200;
 struct ControlLoop {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
-  std::vector<std::unique_ptr<uv_fs_event_t>> watches;
+  FolderWatch watch;
   uv_timer_t debounce;
   Server* server;
   std::vector<std::unique_ptr<Reactor>>* reactors;
@@ -93,9 +94,7 @@ void CloseSignals(ControlLoop* control) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&control->debounce), nullptr);
-  for (auto& watch : control->watches) {
-    uv_close(reinterpret_cast<uv_handle_t*>(watch.get()), nullptr);
-  }
+  control->watch.Close();
 }
 
 void OnDebounced(uv_timer_t* timer) {
@@ -103,9 +102,8 @@ void OnDebounced(uv_timer_t* timer) {
   control->server->ReloadAll("file changed");
 }
 
-void OnWatchedFolderChanged(uv_fs_event_t* handle, const char*, int, int status) {
-  auto* control = static_cast<ControlLoop*>(handle->data);
-  if (status != 0 || control->draining) return;
+void OnWatchedFolderChanged(ControlLoop* control) {
+  if (control->draining) return;
   // The first event schedules one reload; events until then ride along. Restarting the timer
   // on every event would let a busy neighbour file in the same folder hold reloads off
   // forever. A reload that finds the same bytes changes nothing.
@@ -261,6 +259,7 @@ std::vector<std::string> Server::WatchedFolders() const {
   std::vector<std::string> folders;
   for (const std::string& file : files) {
     std::string dir = std::filesystem::path(file).parent_path().string();
+    if (dir.empty()) dir = ".";
     if (std::find(folders.begin(), folders.end(), dir) == folders.end()) folders.push_back(dir);
   }
   return folders;
@@ -339,16 +338,11 @@ int Server::Run() {
   }
   uv_timer_init(&control.loop, &control.debounce);
   control.debounce.data = &control;
-  // Watch folders, not files: editors replace files by rename, and Kubernetes swaps a
-  // ConfigMap or Secret by re-pointing the folder's ..data symlink.
-  for (const std::string& dir : WatchedFolders()) {
-    auto watch = std::make_unique<uv_fs_event_t>();
-    uv_fs_event_init(&control.loop, watch.get());
-    watch->data = &control;
-    if (int rc = uv_fs_event_start(watch.get(), OnWatchedFolderChanged, dir.c_str(), 0); rc != 0) {
-      spdlog::warn("cannot watch {} for changes ({}); SIGHUP still reloads", dir, uv_strerror(rc));
-    }
-    control.watches.push_back(std::move(watch));
+  // Folders, not files (folder_watch.h says why).
+  std::string unwatched = control.watch.Start(&control.loop, WatchedFolders(),
+                                              [c = &control] { OnWatchedFolderChanged(c); });
+  if (!unwatched.empty()) {
+    spdlog::warn("cannot watch for changes ({}); SIGHUP still reloads", unwatched);
   }
   for (auto [handle, signum] :
        {std::pair{&control.sigterm, SIGTERM}, std::pair{&control.sigint, SIGINT},
