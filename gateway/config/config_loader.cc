@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include <wolfssl/options.h>  // MAX_CHAIN_DEPTH, when the wolfSSL build sets it
+
 #include "gateway/reactor/address_filter.h"
 #include "portcullis/config.h"
 #include "portcullis/did_you_mean.h"
@@ -61,6 +63,15 @@ constexpr int kMaxConfigDepth = 64;
 // A configuration is a few kilobytes; this only stops `--config /dev/zero` from eating memory.
 constexpr uintmax_t kMaxConfigBytes = 16u << 20;
 constexpr uint32_t kMaxReactors = 256;
+// wolfSSL refuses a peer chain of MAX_CHAIN_DEPTH certificates or more and silently ignores a
+// verify depth above it, so a larger value would quietly not apply. MAX_CHAIN_DEPTH is 9 unless
+// the build sets it; the gateway-tuned build (scripts/build-wolfssl) sets 5, because every
+// connection carries room for that many peer certificates (2 KiB each).
+#ifdef MAX_CHAIN_DEPTH
+constexpr uint32_t kMaxVerifyDepth = MAX_CHAIN_DEPTH - 1;
+#else
+constexpr uint32_t kMaxVerifyDepth = 9;
+#endif
 
 // Keys that parse and validate but whose feature is not built yet: each use gets a warning so
 // nobody believes they are on. Delete a line when its feature lands.
@@ -561,9 +572,8 @@ class Loader {
              }},
             {"handshake_timeout_ms",
              [&](auto& v, auto& p) { ReadUint(v, p, 1, 600000, &tls.handshake_timeout_ms); }},
-            // wolfSSL_CTX_set_verify_depth silently ignores depths above MAX_CHAIN_DEPTH (9 in
-            // the default build), so a larger value would quietly not apply.
-            {"verify_depth", [&](auto& v, auto& p) { ReadUint(v, p, 1, 9, &tls.verify_depth); }},
+            {"verify_depth",
+             [&](auto& v, auto& p) { ReadUint(v, p, 1, kMaxVerifyDepth, &tls.verify_depth); }},
         });
   }
 
