@@ -3,11 +3,13 @@
 namespace portcullis::upstream {
 namespace {
 
+// Quotes `value`; a line break becomes a space: header values must not smuggle one into the
+// upstream request (llhttp already refuses them from clients; this keeps identity text honest).
 void AppendQuoted(std::string* out, std::string_view value) {
   out->push_back('"');
   for (char c : value) {
     if (c == '"' || c == '\\') out->push_back('\\');
-    out->push_back(c);
+    out->push_back((c == '\r' || c == '\n') ? ' ' : c);
   }
   out->push_back('"');
 }
@@ -16,19 +18,16 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && http::EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
 
-// Header values must not smuggle a line break into the upstream request; llhttp already
-// refuses them from clients, this keeps identity text honest too.
-std::string Sanitize(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) out.push_back((c == '\r' || c == '\n') ? ' ' : c);
-  return out;
-}
-
 }  // namespace
 
 std::string FormatClientCertHeader(const Identity& identity) {
-  std::string out = "Hash=" + identity.cert_sha256;
+  size_t size = 24 + identity.cert_sha256.size() + identity.subject.size();
+  for (const std::string& uri : identity.uri_sans) size += 8 + uri.size();
+  for (const std::string& dns : identity.dns_sans) size += 8 + dns.size();
+  std::string out;
+  out.reserve(size);
+  out += "Hash=";
+  out += identity.cert_sha256;  // hex digits
   out += ";Subject=";
   AppendQuoted(&out, identity.subject);
   for (const std::string& uri : identity.uri_sans) {
@@ -39,14 +38,14 @@ std::string FormatClientCertHeader(const Identity& identity) {
     out += ";DNS=";
     AppendQuoted(&out, dns);
   }
-  return Sanitize(out);
+  return out;
 }
 
 bool IsForwardedRequestHeader(std::string_view name, const UpstreamConfig& upstream) {
   static constexpr std::string_view kAllowed[] = {
-      "accept",         "content-type",  "mcp-session-id", "mcp-protocol-version",
-      "mcp-method",     "mcp-name",      "last-event-id",  "user-agent",
-      "traceparent",    "tracestate",    "baggage",        "accept-language",
+      "accept",      "content-type", "mcp-session-id", "mcp-protocol-version",
+      "mcp-method",  "mcp-name",     "last-event-id",  "user-agent",
+      "traceparent", "tracestate",   "baggage",        "accept-language",
   };
   for (std::string_view allowed : kAllowed) {
     if (http::EqualsIgnoreCase(name, allowed)) return true;
