@@ -322,7 +322,11 @@ Result<Attempt> RunAttempt(const DiagnoseOptions& options, const std::string& se
   }
   // TLS 1.0/1.1 are never acceptable; a server that offers nothing newer is the finding
   // (PROTOCOL_VERSION).
+  // One write per flight (Certificate, CertificateVerify, Finished together): a server that
+  // refuses our certificate closes after reading it; separate writes would then hit its closed
+  // socket, and wolfSSL, failing on the send, would never read the alert already waiting.
   if (wolfSSL_CTX_SetMinVersion(ctx.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS ||
+      wolfSSL_CTX_set_group_messages(ctx.get()) != WOLFSSL_SUCCESS ||
       wolfSSL_CTX_set_cipher_list(ctx.get(), kClientCiphers) != WOLFSSL_SUCCESS) {
     return Status::Error("cannot configure the TLS client");
   }

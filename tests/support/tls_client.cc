@@ -209,6 +209,11 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Connect(const std::string& host, u
       wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
     return Status::Error("wolfSSL_CTX_SetMinVersion failed");
   }
+  // One write per flight, like OpenSSL clients, whatever the wolfSSL build's default: a server
+  // refusing our certificate must not turn our next write into a reset that hides its alert.
+  if (wolfSSL_CTX_set_group_messages(ctx) != WOLFSSL_SUCCESS) {
+    return Status::Error("wolfSSL_CTX_set_group_messages failed");
+  }
   if (!options.ca_file.empty()) {
     int rc = wolfSSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
     if (rc != WOLFSSL_SUCCESS) {
