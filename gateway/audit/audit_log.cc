@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <exception>
+#include <system_error>
+#include <utility>
 
 namespace portcullis::audit {
 namespace {
@@ -44,53 +46,50 @@ ChainSink::ChainSink(std::unique_ptr<AuditFile> file, FsyncPolicy fsync)
     : file_(std::move(file)), fsync_(fsync), chain_(file_->resume().last) {}
 
 void ChainSink::WriteNow(std::string_view open_json) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Seal(open_json);
-  if (Status s = file_->WriteOut(fsync_ != FsyncPolicy::kNone); !s.ok()) {
+  std::lock_guard<std::mutex> lock(chain_mu_);
+  line_.assign(open_json);
+  SealRecord(&chain_, &line_);
+  Append(line_);
+  WriteOut(fsync_ != FsyncPolicy::kNone);
+}
+
+void ChainSink::WriteBatch(std::vector<std::string>* records) {
+  if (records->empty()) {
+    return;
+  }
+  // Sealed in line_, not in place: the tail (~150 bytes) would make each record's string
+  // reallocate, and the reused line_ stays in the cache.
+  std::lock_guard<std::mutex> lock(chain_mu_);
+  for (const std::string& record : *records) {
+    line_.assign(record);
+    SealRecord(&chain_, &line_);
+    Append(line_);
+    if (fsync_ == FsyncPolicy::kAlways) {
+      // Durable before the next record is even sealed: one write and one fdatasync per record
+      // (batching would let several records sit written but unsynced).
+      WriteOut(true);
+    }
+  }
+  // The batch goes to the kernel now, in one write(2), so a crash of the process (not of the
+  // machine) loses nothing that was taken from the queue.
+  WriteOut(false);
+}
+
+void ChainSink::Append(std::string_view line) {
+  if (Status s = file_->Append(line); !s.ok()) {
+    Report(s);
+  }
+}
+
+void ChainSink::WriteOut(bool sync) {
+  if (Status s = file_->WriteOut(sync); !s.ok()) {
     Report(s);
   }
 }
 
 ChainPosition ChainSink::position() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(chain_mu_);
   return chain_;
-}
-
-void ChainSink::Seal(std::string_view open_json) {
-  line_.assign(open_json);
-  SealRecord(&chain_, &line_);
-  if (Status s = file_->Append(line_); !s.ok()) {
-    Report(s);
-  }
-}
-
-void ChainSink::sink_it_(const spdlog::details::log_msg& msg) {
-  Seal(std::string_view(msg.payload.data(), msg.payload.size()));
-  const bool queue_empty = queued_.fetch_sub(1, std::memory_order_acq_rel) == 1;
-  // kAlways: durable before the next record. Otherwise, when nothing else is waiting, hand
-  // the batch to the kernel now, so a crash of the process (not of the machine) loses nothing
-  // that was sealed.
-  if (fsync_ == FsyncPolicy::kAlways || queue_empty) {
-    if (Status s = file_->WriteOut(fsync_ == FsyncPolicy::kAlways); !s.ok()) {
-      Report(s);
-    }
-  }
-}
-
-void ChainSink::flush_() {
-  if (Status s = file_->WriteOut(fsync_ != FsyncPolicy::kNone); !s.ok()) {
-    Report(s);
-  }
-  {
-    std::lock_guard<std::mutex> lock(flush_mu_);
-    flushes_done_ += 1;
-  }
-  flush_cv_.notify_all();
-}
-
-void ChainSink::WaitFlushed(uint64_t ticket) {
-  std::unique_lock<std::mutex> lock(flush_mu_);
-  flush_cv_.wait(lock, [&] { return flushes_done_ >= ticket; });
 }
 
 void ChainSink::Report(const Status& status) {
@@ -138,7 +137,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   const ResumePoint resume = (*file)->resume();
 
   std::unique_ptr<AuditLog> log(new AuditLog());
-  log->sink_ = std::make_shared<ChainSink>(std::move(file).value(), options.fsync);
+  log->fsync_ = options.fsync;
+  log->sink_ = std::make_unique<ChainSink>(std::move(file).value(), options.fsync);
   if (resume.unreadable_bytes > 0) {
     // Bytes after the last record that are not records (a line torn by a crash): they stay in
     // the file, and this record vouches for exactly them (docs/AUDIT.md, "Crash recovery").
@@ -151,68 +151,64 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
         .Str("unreadable_sha256", resume.unreadable_sha256);
     log->sink_->WriteNow(recovered.TakeOpenJson());
   }
+  // Under kAlways every record costs an fdatasync anyway; lingering would only add latency.
+  const std::chrono::microseconds linger =
+      options.fsync == FsyncPolicy::kAlways ? std::chrono::microseconds(0) : kLinger;
+  log->queue_ = std::make_unique<RecordQueue>(options.queue_size, linger);
   try {
-    log->pool_ = std::make_shared<spdlog::details::thread_pool>(
-        options.queue_size, 1, [] { pthread_setname_np(pthread_self(), "audit"); });
-    // Not registered with spdlog's registry: several logs may exist (tests), and nothing
-    // global should be able to flush or drop this one.
-    log->logger_ = std::make_shared<spdlog::async_logger>("audit", log->sink_, log->pool_,
-                                                          spdlog::async_overflow_policy::block);
-  } catch (const std::exception& e) {
-    return Status::Error(std::string("audit: cannot start the writer thread: ") + e.what());
-  }
-  log->logger_->set_level(spdlog::level::trace);
-  log->logger_->flush_on(spdlog::level::off);  // flushes are ours (timer, Flush())
-  if (options.flush_interval_ms > 0) {
     AuditLog* raw = log.get();
-    auto interval = std::chrono::milliseconds(options.flush_interval_ms);
-    log->timer_ = std::thread([raw, interval] { raw->FlushTimer(interval); });
+    const auto interval = std::chrono::milliseconds(options.flush_interval_ms);
+    log->writer_ = std::thread([raw, interval] { raw->Run(interval); });
+  } catch (const std::system_error& e) {
+    return Status::Error(std::string("audit: cannot start the writer thread: ") + e.what());
   }
   return log;
 }
 
 AuditLog::~AuditLog() {
-  if (timer_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(timer_mu_);
-      stopping_ = true;
-    }
-    timer_cv_.notify_all();
-    timer_.join();
+  if (writer_.joinable()) {
+    queue_->Close();  // the writer drains the queue, writes out (and syncs) and returns
+    writer_.join();
   }
-  if (logger_) {
-    Flush();
-  }
-  pool_.reset();    // joins the worker (the queue is empty: nothing is written after Flush)
-  logger_.reset();  // the worker's messages held references; now the last one is ours
-  sink_.reset();    // closes the file (a last write-out and, unless kNone, fdatasync)
+  sink_.reset();  // closes the file (a last write-out and, unless kNone, fdatasync)
 }
 
-void AuditLog::Write(Record record) {
-  std::string json = record.TakeOpenJson();
-  sink_->RecordQueued();
-  logger_->log(spdlog::level::info, spdlog::string_view_t(json.data(), json.size()));
-}
+void AuditLog::Write(Record record) { queue_->Push(record.TakeOpenJson()); }
 
-void AuditLog::Flush() {
-  const uint64_t ticket = sink_->TakeFlushTicket();
-  logger_->flush();
-  sink_->WaitFlushed(ticket);
-}
+void AuditLog::Flush() { queue_->Flush(); }
 
 ChainPosition AuditLog::Position() {
   Flush();
   return sink_->position();
 }
 
-void AuditLog::FlushTimer(std::chrono::milliseconds interval) {
-  pthread_setname_np(pthread_self(), "audit-flush");
-  std::unique_lock<std::mutex> lock(timer_mu_);
-  while (!timer_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
-    lock.unlock();
-    (void)sink_->TakeFlushTicket();  // nobody waits on it, but it keeps the count exact
-    logger_->flush();
-    lock.lock();
+void AuditLog::Run(std::chrono::milliseconds flush_interval) {
+  pthread_setname_np(pthread_self(), "audit");
+  using Clock = std::chrono::steady_clock;
+  const bool periodic = flush_interval.count() > 0;
+  const bool sync = fsync_ != FsyncPolicy::kNone;
+  Clock::time_point next_flush =
+      periodic ? Clock::now() + flush_interval : Clock::time_point::max();
+  RecordQueue::Batch batch;
+  while (true) {
+    queue_->Take(&batch, next_flush);
+    sink_->WriteBatch(&batch.records);
+    // The periodic flush: the write-out is done (WriteBatch), so this is the fdatasync under
+    // kInterval/kAlways, and only when something was written since the last one.
+    bool flush_now = batch.flush || batch.closed;
+    if (periodic && Clock::now() >= next_flush) {
+      flush_now = true;
+      next_flush = Clock::now() + flush_interval;
+    }
+    if (flush_now) {
+      sink_->WriteOut(sync);
+    }
+    if (batch.flush) {
+      queue_->Flushed(batch.flush_ticket);
+    }
+    if (batch.closed) {
+      return;
+    }
   }
 }
 

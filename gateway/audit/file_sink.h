@@ -1,9 +1,9 @@
 // AuditFile: the destination of sealed audit lines — a file with size rotation, or stdout.
 //
-// Lines are buffered in memory and written with write(2) when the writer asks (the queue ran
-// empty, a flush, a full buffer), so a busy log costs one system call per batch. Before a line
-// would push the file past rotate_bytes, the file is rotated: path → path.1 → … → path.<keep>
-// (the oldest beyond keep is overwritten), and a new, empty path is opened.
+// Lines are buffered in memory and written with write(2) when the writer asks (after each batch
+// it took from the queue, a flush, a full buffer), so a busy log costs one system call per batch.
+// Before a line would push the file past rotate_bytes, the file is rotated: path → path.1 → … →
+// path.<keep> (the oldest beyond keep is overwritten), and a new, empty path is opened.
 //
 // Open() also finds where the chain stands: the last well-formed record of path (or of path.1
 // when path is empty or missing), plus any bytes after it that are not records — a line torn

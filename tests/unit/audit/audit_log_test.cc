@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <utility>
@@ -451,6 +452,71 @@ TEST(AuditLog, PositionReportsTheChainHead) {
   EXPECT_EQ(pos.seq, 3u);
   EXPECT_EQ(pos.hash, std::string(Line(path, 2)["hash"].GetString()));
   EXPECT_EQ((*log)->write_errors(), 0u);
+}
+
+TEST(AuditLog, RecordsReachTheFileWithoutFlushOrTimer) {
+  // Neither Flush() nor the periodic timer: the writer's own batch write-out brings them there.
+  portcullis::testing::TempDir dir("audit");
+  const std::string path = dir.File("audit.jsonl");
+  AuditOptions options = TestOptions(path);
+  options.flush_interval_ms = 0;
+  auto log = OpenOrDie(options);
+  ASSERT_TRUE(log);
+  WriteRequests(log.get(), 5);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (ReadLines(path).size() < 5 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(ReadLines(path).size(), 5u);
+}
+
+TEST(AuditLog, QueueDepthCountsWaitingRecordsAndDrainsToZero) {
+  portcullis::testing::TempDir dir("audit");
+  const std::string path = dir.File("audit.jsonl");
+  AuditOptions options = TestOptions(path);
+  options.queue_size = 100000;
+  Result<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.error();
+  WriteRequests(log->get(), 2000);
+  EXPECT_LE((*log)->queue_depth(), 2000u);
+  (*log)->Flush();
+  EXPECT_EQ((*log)->queue_depth(), 0u);
+  EXPECT_EQ(ReadLines(path).size(), 2000u);
+}
+
+TEST(AuditLog, DestructionDrainsEverythingQueued) {
+  portcullis::testing::TempDir dir("audit");
+  const std::string path = dir.File("audit.jsonl");
+  for (FsyncPolicy policy : {FsyncPolicy::kNone, FsyncPolicy::kInterval, FsyncPolicy::kAlways}) {
+    unlink(path.c_str());
+    AuditOptions options = TestOptions(path);
+    options.fsync = policy;
+    options.flush_interval_ms = 0;
+    options.queue_size = 32;
+    const uint64_t n = policy == FsyncPolicy::kAlways ? 50 : 5000;
+    {
+      auto log = OpenOrDie(options);
+      ASSERT_TRUE(log);
+      WriteRequests(log.get(), n);
+    }
+    VerifyResult result = VerifyAuditFiles({path}, {.strict = true});
+    EXPECT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.records, n) << FsyncPolicyName(policy);
+  }
+}
+
+TEST(AuditLog, WriteErrorsAreCountedAndFlushStillReturns) {
+  // /dev/full refuses every write with ENOSPC.
+  if (access("/dev/full", W_OK) != 0) {
+    GTEST_SKIP() << "no writable /dev/full";
+  }
+  AuditOptions options = TestOptions("/dev/full");
+  Result<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.error();
+  WriteRequests(log->get(), 3);
+  (*log)->Flush();
+  EXPECT_GE((*log)->write_errors(), 1u);
+  EXPECT_EQ((*log)->Position().seq, 3u);  // sealed all the same
 }
 
 }  // namespace
