@@ -9,6 +9,7 @@
 
 #include "gateway/audit/anomaly_monitor.h"
 #include "gateway/audit/identity_summary.h"
+#include "gateway/common/try_write.h"
 #include "gateway/config/policy_file.h"
 #include "gateway/http/response_head.h"
 #include "gateway/mcp/jsonrpc_error.h"
@@ -52,11 +53,6 @@ policy::Action ActionOf(std::string_view upstream, const mcp::MessageInfo& info)
   return action;
 }
 constexpr uint64_t kLingerMs = 5000;
-
-struct WriteRequest {
-  uv_write_t req;
-  std::string data;  // owned until the write callback runs
-};
 
 http::RequestLimits LimitsOf(const Config& config) {
   return {config.limits.max_header_bytes, config.limits.max_body_bytes};
@@ -664,13 +660,28 @@ void ClientConnection::WriteHead(int status, const http::HeaderList& headers,
   bool bodiless = status < 200 || status == 204 || status == 304;
   response_chunked_ = !bodiless && !content_length;
   response_bytes_ = 0;
-  SendPlain(http::BuildResponseHead(status, headers, content_length, response_keep_alive_));
+  std::string head = http::BuildResponseHead(status, headers, content_length, response_keep_alive_);
+  if (!response_chunked_ && !bodiless && content_length.value_or(0) > 0) {
+    // A body of known length follows (usually in this same turn): it joins the head, so the
+    // response is one TLS record and one write() instead of two.
+    held_head_ = std::move(head);
+    return;
+  }
+  held_head_.clear();
+  SendPlain(head);  // streams (chunked, SSE) and empty bodies: the head goes out at once
 }
 
 void ClientConnection::WriteBody(std::string_view data) {
   if (state_ == State::kClosing || data.empty()) return;
   response_bytes_ += data.size();
   if (!response_chunked_) {
+    if (!held_head_.empty()) {
+      std::string head_and_body = std::move(held_head_);
+      held_head_.clear();
+      head_and_body.append(data);
+      SendPlain(head_and_body);
+      return;
+    }
     SendPlain(data);
     return;
   }
@@ -682,6 +693,7 @@ void ClientConnection::WriteBody(std::string_view data) {
 
 void ClientConnection::Finish() {
   if (state_ == State::kClosing) return;
+  FlushHeldHead();  // a HEAD answer, or a body that never came: the head still goes out
   if (response_chunked_) SendPlain(http::kLastChunk);
   spdlog::debug("http: {} {} {} -> {} in {} ms", peer_, request_.method, request_.path,
                 response_status_, uv_now(reactor_->loop()) - request_start_ms_);
@@ -767,27 +779,35 @@ void ClientConnection::SendPlain(std::string_view data) {
   Flush();
 }
 
+void ClientConnection::FlushHeldHead() {
+  if (held_head_.empty()) return;
+  std::string head = std::move(held_head_);
+  held_head_.clear();
+  SendPlain(head);
+}
+
 void ClientConnection::Flush() {
   if (tls_ && tls_->has_output()) WriteRaw(tls_->TakeOutput());
 }
 
 void ClientConnection::WriteRaw(std::string data) {
   if (closed_) return;
-  auto* w = new WriteRequest;
-  w->data = std::move(data);
-  w->req.data = this;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
-  if (rc != 0) {
-    delete w;
+  // Bytes the socket takes at once need no callback: write_pending_bytes_ counts only what
+  // is queued, and OnWrite runs only for that. Nothing the callback does is owed for bytes
+  // written at once: they never raised write_pending_bytes_, so no backpressure pause waits on
+  // them (a paused exchange waits on queued bytes, whose callbacks still come).
+  common::WriteOutcome outcome =
+      common::TryWrite(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(data), this, OnWrite);
+  if (outcome.error != 0) {
     Close();
     return;
   }
-  write_pending_bytes_ += w->data.size();
+  write_pending_bytes_ += outcome.queued;
+  if (close_after_write_ && write_pending_bytes_ == 0) Close();  // what OnWrite would do
 }
 
 void ClientConnection::OnWrite(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteRequest*>(req);
+  auto* w = common::QueuedWrite::From(req);
   auto* self = static_cast<ClientConnection*>(req->data);
   self->write_pending_bytes_ -= w->data.size();
   delete w;

@@ -79,7 +79,11 @@ class ClientConnection : public http::ResponseWriter {
   void AnswerError(int http_status, int jsonrpc_code, const std::string& message,
                    const std::string& id_json);
   void SendPlain(std::string_view data);
+  // Sends a response head that WriteHead held back for its body.
+  void FlushHeldHead();
+  // Sends whatever ciphertext the TLS session produced.
   void Flush();
+  // Writes now what the socket takes; queues the rest (counted in write_pending_bytes_).
   void WriteRaw(std::string data);
   void ArmTimer(uint64_t ms);
   // Stop reading, send what is queued, then close.
@@ -104,6 +108,8 @@ class ClientConnection : public http::ResponseWriter {
   http::HttpRequest request_;
   RequestAudit request_audit_;
   uint64_t response_bytes_ = 0;  // plaintext body bytes of the current response
+  // Plaintext head of a response with a body of known length, sent with the first body bytes.
+  std::string held_head_;
   std::unique_ptr<upstream::Exchange> exchange_;
   std::unique_ptr<upstream::Exchange> retired_;  // freed once off its call stack
   uint64_t handshake_start_ms_ = 0;

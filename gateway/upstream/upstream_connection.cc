@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "gateway/common/try_write.h"
 #include "gateway/upstream/upstream_pool.h"
 #include "gateway/upstream/upstream_tls.h"
 
@@ -11,11 +12,6 @@ namespace portcullis::upstream {
 namespace {
 
 UpstreamConnection* FromParser(llhttp_t* p) { return static_cast<UpstreamConnection*>(p->data); }
-
-struct WriteRequest {
-  uv_write_t req;
-  std::string data;  // owned until the write callback runs
-};
 
 // Reads on upstream sockets use one buffer per thread: every byte is handed on (encrypted
 // into the client's output) before the read callback returns.
@@ -203,14 +199,12 @@ void UpstreamConnection::StartRequest() {
 }
 
 bool UpstreamConnection::WriteRaw(std::string data) {
-  auto* w = new WriteRequest;
-  w->data = std::move(data);
-  w->req.data = this;
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
-  if (rc != 0) {
-    delete w;
-    Fail(UpstreamError::kReset, std::string("write: ") + uv_strerror(rc));
+  // What the socket takes at once needs no callback (OnWrite only reports errors, and
+  // TryWrite leaves socket errors to uv_write's usual path).
+  common::WriteOutcome outcome =
+      common::TryWrite(reinterpret_cast<uv_stream_t*>(&tcp_), std::move(data), this, OnWrite);
+  if (outcome.error != 0) {
+    Fail(UpstreamError::kReset, std::string("write: ") + uv_strerror(outcome.error));
     return false;
   }
   return true;
@@ -221,9 +215,8 @@ void UpstreamConnection::FlushTls() {
 }
 
 void UpstreamConnection::OnWrite(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteRequest*>(req);
   auto* self = static_cast<UpstreamConnection*>(req->data);
-  delete w;
+  delete common::QueuedWrite::From(req);
   if (status != 0 && !self->closing_) {
     self->Fail(UpstreamError::kReset, std::string("write: ") + uv_strerror(status));
   }

@@ -66,7 +66,8 @@ class UpstreamConnection {
   static void OnClose(uv_handle_t* handle);
   void StartRequest();
   void StartReading();
-  // Queues bytes on the socket; false (after Fail) when libuv refused them.
+  // Writes bytes now, queuing what the socket does not take (common/try_write.h); false
+  // (after Fail) when libuv refused them.
   bool WriteRaw(std::string data);
   // Sends whatever ciphertext the TLS session produced.
   void FlushTls();
