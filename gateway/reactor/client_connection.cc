@@ -271,7 +271,11 @@ void ClientConnection::ReadPlaintext() {
     return;
   }
   if (result == tls::TlsSession::ReadResult::kClosed) {
-    Close();
+    // Answer a close_notify with ours (RFC 8446 §6.1): the client can then tell our clean end
+    // from a refusal or a cut. After a bare FIN the write just fails; the close is the same.
+    tls_->Shutdown();
+    Flush();
+    CloseAfterWrites();
     return;
   }
   ProcessInput();
