@@ -264,14 +264,7 @@ void RequestWorker::OnPlaintext(TlsClientConn* conn, std::string_view data) {
     CountEvents(slot, result.events, now);
   }
   if (result.state == HttpResponseReader::State::kError) {
-    Failure failure{"BAD_RESPONSE", slot->reader->error()};
-    if (slot->has_request) {
-      RequestFailed(slot, failure);
-    } else {
-      SetupFailed(slot, failure);
-    }
-    slot->phase = Phase::kClosing;
-    conn->Close();
+    FailAndClose(slot, {"BAD_RESPONSE", slot->reader->error()});
     return;
   }
   if (result.state == HttpResponseReader::State::kComplete) {
@@ -307,13 +300,7 @@ void RequestWorker::OnResponse(Slot* slot, uint64_t now_ns) {
                       std::string(init ? "initialize" : "notifications/initialized") + ": HTTP " +
                           std::to_string(status) + (keep_alive ? ": " : " (connection: close): ") +
                           Excerpt(response.body)};
-      if (slot->has_request) {
-        RequestFailed(slot, failure);
-      } else {
-        SetupFailed(slot, failure);
-      }
-      slot->phase = Phase::kClosing;
-      conn->Close();
+      FailAndClose(slot, failure);
       return;
     }
     if (init) {
@@ -371,6 +358,16 @@ void RequestWorker::RequestFailed(Slot* slot, const Failure& failure) {
 }
 
 void RequestWorker::SetupFailed(Slot*, const Failure& failure) { stats_.AddSetupFailure(failure); }
+
+void RequestWorker::FailAndClose(Slot* slot, const Failure& failure) {
+  if (slot->has_request) {
+    RequestFailed(slot, failure);
+  } else {
+    SetupFailed(slot, failure);
+  }
+  slot->phase = Phase::kClosing;
+  slot->conn->Close();
+}
 
 void RequestWorker::OnFailure(TlsClientConn* conn, const Failure& failure) {
   auto* slot = static_cast<Slot*>(conn->user_data);

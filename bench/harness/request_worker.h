@@ -67,6 +67,9 @@ class RequestWorker : public Worker, private TlsClientConn::Delegate {
   void CountEvents(Slot* slot, size_t events, uint64_t now_ns);
   void RequestFailed(Slot* slot, const Failure& failure);
   void SetupFailed(Slot* slot, const Failure& failure);
+  // Counts `failure` against the slot's request, or its set-up when none is in flight, and
+  // closes the connection.
+  void FailAndClose(Slot* slot, const Failure& failure);
   void PrimingSettled(Slot* slot);
 
   const RequestTemplate* requests_;
